@@ -1,0 +1,21 @@
+//! keyraft-aws: the AWS KMS wire edge. JSON 1.1 over HTTP (`POST /`,
+//! `X-Amz-Target: TrentService.<Operation>`), SigV4-authenticated, answering AWS's exception
+//! names and HTTP statuses. AWS names appear only in this crate.
+//!
+//! - [`server`]: the axum router: body limit, authentication, dispatch, request ids.
+//! - [`sigv4`]: Signature Version 4 verification (and signing, for tests and the load generator).
+//! - [`identity`]: access keys → callers.
+//! - [`ops`]: one function per operation: wire JSON → service call → wire JSON.
+//! - [`wire`]: reading request members with AWS's errors, writing AWS shapes.
+//! - [`error`]: `AwsError` (exception name, status, message) and the mappings into it.
+
+pub mod error;
+pub mod identity;
+pub mod ops;
+pub mod server;
+pub mod sigv4;
+pub mod wire;
+
+pub use error::AwsError;
+pub use identity::{Credential, Identities};
+pub use server::{router, ApiState};

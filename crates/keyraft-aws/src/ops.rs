@@ -1,0 +1,307 @@
+//! One function per operation: read the wire input, call the service, write the wire output.
+
+use keyraft_core::{KeySpec, KeyUsage, Origin};
+use keyraft_service::ops::CreateKeyInput;
+use keyraft_service::{Caller, Kms};
+use serde_json::{json, Value};
+
+use crate::error::AwsError;
+use crate::wire::{b64, epoch, key_metadata, missing, Input};
+
+/// Every operation of the KMS API (botocore's `kms/2014-11-01` model). Those without a handler
+/// answer UnsupportedOperationException; any other name is UnknownOperationException.
+pub const ALL_OPERATIONS: &[&str] = &[
+    "CancelKeyDeletion", "ConnectCustomKeyStore", "CreateAlias", "CreateCustomKeyStore", "CreateGrant",
+    "CreateKey", "Decapsulate", "Decrypt", "DeleteAlias", "DeleteCustomKeyStore", "DeleteImportedKeyMaterial",
+    "DeriveSharedSecret", "DescribeCustomKeyStores", "DescribeKey", "DisableKey", "DisableKeyRotation",
+    "DisconnectCustomKeyStore", "EnableKey", "EnableKeyRotation", "Encapsulate", "Encrypt", "GenerateDataKey",
+    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac", "GenerateRandom", "GetKeyLastUsage", "GetKeyPolicy", "GetKeyRotationStatus",
+    "GetParametersForImport", "GetPublicKey", "ImportKeyMaterial", "ListAliases", "ListGrants",
+    "ListKeyPolicies", "ListKeyRotations", "ListKeys", "ListResourceTags", "ListRetirableGrants",
+    "PutKeyPolicy", "ReEncrypt", "ReplicateKey", "RetireGrant", "RevokeGrant", "RotateKeyOnDemand",
+    "ScheduleKeyDeletion", "Sign", "TagResource", "UntagResource", "UpdateAlias", "UpdateCustomKeyStore",
+    "UpdateKeyDescription", "UpdatePrimaryRegion", "Verify", "VerifyMac",
+];
+
+const ENCRYPTION_ALGORITHM: &str = "SYMMETRIC_DEFAULT";
+
+fn check_algorithm(input: &Input, member: &str) -> Result<(), AwsError> {
+    match input.str_opt(member)? {
+        None | Some(ENCRYPTION_ALGORITHM) => Ok(()),
+        Some(a @ ("RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256" | "SM2PKE")) => Err(AwsError::new(
+            "InvalidKeyUsageException",
+            400,
+            format!("{a} is not a valid encryption algorithm for a symmetric key"),
+        )),
+        Some(other) => Err(AwsError::validation(format!(
+            "1 validation error detected: Value '{other}' at 'encryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]"
+        ))),
+    }
+}
+
+fn limit(input: &Input) -> Result<usize, AwsError> {
+    Ok(input.int_opt("Limit", 1, 1000)?.unwrap_or(100) as usize)
+}
+
+fn names<T: std::fmt::Display>(all: &[T]) -> Vec<String> {
+    all.iter().map(|v| v.to_string()).collect()
+}
+
+/// Runs one operation. `Ok(None)` means: not implemented in this version.
+pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Result<Option<Value>, AwsError> {
+    let out = match op {
+        "CreateKey" => {
+            let specs = names(KeySpec::ALL);
+            let specs: Vec<&str> = specs.iter().map(String::as_str).collect();
+            let spec = match input.enum_opt("KeySpec", KeySpec::from_aws, &specs)? {
+                Some(s) => Some(s),
+                None => input.enum_opt("CustomerMasterKeySpec", KeySpec::from_aws, &specs)?,
+            };
+            let usages = names(KeyUsage::ALL);
+            let usages: Vec<&str> = usages.iter().map(String::as_str).collect();
+            let origins = names(Origin::ALL);
+            let origins: Vec<&str> = origins.iter().map(String::as_str).collect();
+            input.bool_opt("BypassPolicyLockoutSafetyCheck")?;
+            if input.str_opt("CustomKeyStoreId")?.is_some() || input.str_opt("XksKeyId")?.is_some() {
+                return Err(AwsError::new("UnsupportedOperationException", 400, "Custom key stores are not supported"));
+            }
+            let key = kms
+                .create_key(
+                    caller,
+                    CreateKeyInput {
+                        description: input.str_len("Description", 0, 8192)?.unwrap_or_default().to_owned(),
+                        key_usage: input.enum_opt("KeyUsage", KeyUsage::from_aws, &usages)?,
+                        key_spec: spec.unwrap_or(KeySpec::SymmetricDefault),
+                        origin: input.enum_opt("Origin", Origin::from_aws, &origins)?.unwrap_or(Origin::AwsKms),
+                        multi_region: input.bool_opt("MultiRegion")?.unwrap_or(false),
+                        tags: input.tags("Tags")?.unwrap_or_default(),
+                        policy: input.str_len("Policy", 1, 32768)?.map(str::to_owned),
+                    },
+                )
+                .await?;
+            json!({ "KeyMetadata": key_metadata(&key) })
+        }
+        "DescribeKey" => {
+            let key = kms.describe_key(caller, &input.key_ref_req("KeyId")?).await?;
+            json!({ "KeyMetadata": key_metadata(&key) })
+        }
+        "ListKeys" => {
+            let page = kms.list_keys(caller, limit(input)?, input.str_len("Marker", 1, 1024)?).await?;
+            let keys: Vec<Value> =
+                page.items.iter().map(|a| json!({"KeyId": a.key_id.as_str(), "KeyArn": a.to_string()})).collect();
+            paged(json!({ "Keys": keys }), page.next_marker)
+        }
+        "UpdateKeyDescription" => {
+            let d = input.str_len("Description", 0, 8192)?.ok_or_else(|| missing("Description"))?;
+            kms.update_key_description(caller, &input.key_ref_req("KeyId")?, d.to_owned()).await?;
+            json!({})
+        }
+        "EnableKey" => {
+            kms.enable_key(caller, &input.key_ref_req("KeyId")?).await?;
+            json!({})
+        }
+        "DisableKey" => {
+            kms.disable_key(caller, &input.key_ref_req("KeyId")?).await?;
+            json!({})
+        }
+        "ScheduleKeyDeletion" => {
+            let days = input.int_opt("PendingWindowInDays", 1, 365)?.map(|d| d as u32);
+            let k = kms.schedule_key_deletion(caller, &input.key_ref_req("KeyId")?, days).await?;
+            json!({
+                "KeyId": k.arn().to_string(),
+                "DeletionDate": epoch(k.deletion_ms.unwrap_or_default()),
+                "KeyState": k.state.as_aws(),
+                "PendingWindowInDays": k.pending_window_days,
+            })
+        }
+        "CancelKeyDeletion" => {
+            let k = kms.cancel_key_deletion(caller, &input.key_ref_req("KeyId")?).await?;
+            json!({ "KeyId": k.arn().to_string() })
+        }
+        "CreateAlias" => {
+            let name = input.str_len("AliasName", 1, 256)?.ok_or_else(|| missing("AliasName"))?;
+            kms.create_alias(caller, name, &input.key_ref_req("TargetKeyId")?).await?;
+            json!({})
+        }
+        "UpdateAlias" => {
+            let name = input.str_len("AliasName", 1, 256)?.ok_or_else(|| missing("AliasName"))?;
+            kms.update_alias(caller, name, &input.key_ref_req("TargetKeyId")?).await?;
+            json!({})
+        }
+        "DeleteAlias" => {
+            let name = input.str_len("AliasName", 1, 256)?.ok_or_else(|| missing("AliasName"))?;
+            kms.delete_alias(caller, name).await?;
+            json!({})
+        }
+        "ListAliases" => {
+            let key = input.key_ref("KeyId")?;
+            let page = kms.list_aliases(caller, key.as_ref(), limit(input)?, input.str_len("Marker", 1, 1024)?).await?;
+            let aliases: Vec<Value> = page
+                .items
+                .iter()
+                .map(|a| {
+                    json!({
+                        "AliasName": a.alias.name.as_str(),
+                        "AliasArn": a.arn,
+                        "TargetKeyId": a.alias.target.as_str(),
+                        "CreationDate": epoch(a.alias.creation_ms),
+                        "LastUpdatedDate": epoch(a.alias.last_updated_ms),
+                    })
+                })
+                .collect();
+            paged(json!({ "Aliases": aliases }), page.next_marker)
+        }
+        "TagResource" => {
+            let tags = input.tags("Tags")?.ok_or_else(|| missing("Tags"))?;
+            kms.tag_resource(caller, &input.key_ref_req("KeyId")?, tags).await?;
+            json!({})
+        }
+        "UntagResource" => {
+            let keys = input.string_list("TagKeys")?.ok_or_else(|| missing("TagKeys"))?;
+            kms.untag_resource(caller, &input.key_ref_req("KeyId")?, keys).await?;
+            json!({})
+        }
+        "ListResourceTags" => {
+            let page = kms
+                .list_resource_tags(caller, &input.key_ref_req("KeyId")?, limit(input)?, input.str_len("Marker", 1, 1024)?)
+                .await?;
+            let tags: Vec<Value> = page.items.iter().map(|(k, v)| json!({"TagKey": k, "TagValue": v})).collect();
+            paged(json!({ "Tags": tags }), page.next_marker)
+        }
+        "Encrypt" => {
+            check_algorithm(input, "EncryptionAlgorithm")?;
+            input.bool_opt("DryRun")?;
+            let pt = input.blob_req("Plaintext", 1, 4096)?;
+            let out = kms.encrypt(caller, &input.key_ref_req("KeyId")?, &pt, &input.context("EncryptionContext")?).await?;
+            json!({
+                "CiphertextBlob": b64(&out.ciphertext),
+                "KeyId": out.key.to_string(),
+                "EncryptionAlgorithm": ENCRYPTION_ALGORITHM,
+            })
+        }
+        "Decrypt" => {
+            check_algorithm(input, "EncryptionAlgorithm")?;
+            if input.get_object("Recipient") {
+                return Err(AwsError::new("UnsupportedOperationException", 400, "Recipient (Nitro enclaves) is not supported"));
+            }
+            let ct = input.blob_req("CiphertextBlob", 1, 6144)?;
+            let key = input.key_ref("KeyId")?;
+            let out = kms.decrypt(caller, &ct, &input.context("EncryptionContext")?, key.as_ref()).await?;
+            json!({
+                "KeyId": out.key.to_string(),
+                "Plaintext": b64(&out.plaintext),
+                "EncryptionAlgorithm": ENCRYPTION_ALGORITHM,
+            })
+        }
+        "ReEncrypt" => {
+            check_algorithm(input, "SourceEncryptionAlgorithm")?;
+            check_algorithm(input, "DestinationEncryptionAlgorithm")?;
+            let ct = input.blob_req("CiphertextBlob", 1, 6144)?;
+            let out = kms
+                .re_encrypt(
+                    caller,
+                    &ct,
+                    &input.context("SourceEncryptionContext")?,
+                    input.key_ref("SourceKeyId")?.as_ref(),
+                    &input.key_ref_req("DestinationKeyId")?,
+                    &input.context("DestinationEncryptionContext")?,
+                )
+                .await?;
+            json!({
+                "CiphertextBlob": b64(&out.ciphertext),
+                "SourceKeyId": out.source_key.to_string(),
+                "KeyId": out.destination_key.to_string(),
+                "SourceEncryptionAlgorithm": ENCRYPTION_ALGORITHM,
+                "DestinationEncryptionAlgorithm": ENCRYPTION_ALGORITHM,
+            })
+        }
+        "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
+            let with_plaintext = op == "GenerateDataKey";
+            if with_plaintext && input.get_object("Recipient") {
+                return Err(AwsError::new("UnsupportedOperationException", 400, "Recipient (Nitro enclaves) is not supported"));
+            }
+            let spec = input.enum_opt(
+                "KeySpec",
+                |s| match s {
+                    "AES_128" => Some(16usize),
+                    "AES_256" => Some(32),
+                    _ => None,
+                },
+                &["AES_256", "AES_128"],
+            )?;
+            let n = input.int_opt("NumberOfBytes", 1, 1024)?;
+            let bytes = match (spec, n) {
+                (Some(b), None) => b,
+                (None, Some(n)) => n as usize,
+                _ => {
+                    return Err(AwsError::validation(
+                        "Please specify either number of bytes or key spec.",
+                    ))
+                }
+            };
+            let out = kms
+                .generate_data_key(caller, &input.key_ref_req("KeyId")?, bytes, &input.context("EncryptionContext")?, with_plaintext)
+                .await?;
+            let mut v = json!({ "CiphertextBlob": b64(&out.ciphertext), "KeyId": out.key.to_string() });
+            if let (Some(p), Value::Object(o)) = (&out.plaintext, &mut v) {
+                o.insert("Plaintext".into(), b64(p));
+            }
+            v
+        }
+        "GenerateRandom" => {
+            if input.str_opt("CustomKeyStoreId")?.is_some() {
+                return Err(AwsError::new("UnsupportedOperationException", 400, "Custom key stores are not supported"));
+            }
+            let n = input.int_opt("NumberOfBytes", 1, 1024)?.ok_or_else(|| missing("NumberOfBytes"))?;
+            json!({ "Plaintext": b64(&kms.generate_random(n as usize)?) })
+        }
+        "GetKeyPolicy" => {
+            let (name, policy) =
+                kms.get_key_policy(caller, &input.key_ref_req("KeyId")?, input.str_len("PolicyName", 1, 128)?).await?;
+            json!({ "Policy": policy, "PolicyName": name })
+        }
+        "PutKeyPolicy" => {
+            input.bool_opt("BypassPolicyLockoutSafetyCheck")?;
+            let policy = input.str_len("Policy", 1, 32768)?.ok_or_else(|| missing("Policy"))?;
+            kms.put_key_policy(caller, &input.key_ref_req("KeyId")?, input.str_len("PolicyName", 1, 128)?, policy.to_owned())
+                .await?;
+            json!({})
+        }
+        "ListKeyPolicies" => {
+            limit(input)?;
+            let names = kms.list_key_policies(caller, &input.key_ref_req("KeyId")?).await?;
+            json!({ "PolicyNames": names, "Truncated": false })
+        }
+        "EnableKeyRotation" => {
+            let days = input.int_opt("RotationPeriodInDays", 90, 2560)?.map(|d| d as u32);
+            kms.enable_key_rotation(caller, &input.key_ref_req("KeyId")?, days).await?;
+            json!({})
+        }
+        "DisableKeyRotation" => {
+            kms.disable_key_rotation(caller, &input.key_ref_req("KeyId")?).await?;
+            json!({})
+        }
+        "GetKeyRotationStatus" => {
+            let s = kms.get_key_rotation_status(caller, &input.key_ref_req("KeyId")?).await?;
+            let mut v = json!({ "KeyRotationEnabled": s.period_days.is_some(), "KeyId": s.key.to_string() });
+            if let (Some(d), Some(next), Value::Object(o)) = (s.period_days, s.next_rotation_ms, &mut v) {
+                o.insert("RotationPeriodInDays".into(), json!(d));
+                o.insert("NextRotationDate".into(), epoch(next));
+            }
+            v
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(out))
+}
+
+fn paged(mut v: Value, next: Option<String>) -> Value {
+    if let Value::Object(o) = &mut v {
+        o.insert("Truncated".into(), json!(next.is_some()));
+        if let Some(m) = next {
+            o.insert("NextMarker".into(), json!(m));
+        }
+    }
+    v
+}

@@ -1,0 +1,81 @@
+//! Raft commands. The leader builds each one completely (time stamped, key material generated and
+//! wrapped) before proposing it, so that apply needs nothing from its environment.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::CoreError;
+use crate::ids::{AliasName, KeyId};
+use crate::model::{AliasRecord, KeyRecord};
+
+/// An idempotency id: a command proposed twice with the same id (a retried forward after a leader
+/// change) is applied once; the second apply returns the first result.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RequestId(pub [u8; 16]);
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What goes into the Raft log: a command with its idempotency id and the leader's time stamp.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub request_id: RequestId,
+    /// Milliseconds since the Unix epoch, read by the proposing node. Apply uses
+    /// `max(time_ms, last time applied)`, so time never goes backwards in the state machine.
+    pub time_ms: u64,
+    pub command: Command,
+}
+
+/// A change to the region's key state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    CreateKey { record: Box<KeyRecord> },
+    UpdateDescription { key: KeyId, description: String },
+    SetEnabled { key: KeyId, enabled: bool },
+    ScheduleDeletion { key: KeyId, window_days: u32 },
+    CancelDeletion { key: KeyId },
+    /// Time-driven: proposed by the leader once a key's deletion date has passed.
+    DeleteKey { key: KeyId },
+    CreateAlias { alias: AliasName, key: KeyId },
+    UpdateAlias { alias: AliasName, key: KeyId },
+    DeleteAlias { alias: AliasName },
+    TagResource { key: KeyId, tags: Vec<(String, String)> },
+    UntagResource { key: KeyId, tag_keys: Vec<String> },
+    PutKeyPolicy { key: KeyId, name: String, policy: String },
+    SetRotation { key: KeyId, period_days: Option<u32> },
+}
+
+impl Command {
+    /// Commands that narrow what may be done with a key: once acknowledged, no cryptographic
+    /// operation that starts afterwards may succeed on the strength of the old state.
+    pub fn is_restrictive(&self) -> bool {
+        matches!(
+            self,
+            Command::SetEnabled { enabled: false, .. }
+                | Command::ScheduleDeletion { .. }
+                | Command::DeleteKey { .. }
+                | Command::PutKeyPolicy { .. }
+        )
+    }
+}
+
+/// The successful result of applying a command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Applied {
+    /// Nothing to report (blank and membership entries, deletes).
+    Unit,
+    /// The key as it is after the command.
+    Key(Box<KeyRecord>),
+    /// The alias as it is after the command.
+    Alias(AliasRecord),
+}
+
+/// The state machine's response to one log entry.
+pub type ApplyResult = Result<Applied, CoreError>;

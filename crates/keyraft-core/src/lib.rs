@@ -1,0 +1,29 @@
+//! keyraft-core: the pure core of keyraft.
+//!
+//! No I/O, no clock, no RNG: everything here is a function of its inputs, so the Raft state
+//! machine's [`apply`](state::RegionState::apply) is deterministic on every node.
+//!
+//! - [`ids`]: parse-don't-validate identifiers (`KeyId`, `AccountId`, `Region`, `AliasName`,
+//!   `KeyArn`, `KeyRef`).
+//! - [`model`]: the key model (`KeyRecord`, `KeyState`, `KeySpec`, `KeyUsage`, `Origin`, …).
+//! - [`command`]: Raft commands proposed by the leader (`Envelope`, `Command`) and their result.
+//! - [`state`]: the region's key state and the deterministic apply.
+//! - [`lifecycle`]: the key state × operation matrix.
+//! - [`error`]: the crate's error enum.
+
+pub mod clock;
+pub mod command;
+pub mod context;
+pub mod error;
+pub mod ids;
+pub mod lifecycle;
+pub mod model;
+pub mod state;
+
+pub use context::EncryptionContext;
+pub use clock::Clock;
+pub use command::{Applied, ApplyResult, Command, Envelope};
+pub use error::CoreError;
+pub use ids::{AccountId, AliasName, KeyArn, KeyId, KeyRef, Region};
+pub use model::{AliasRecord, KeyRecord, KeySpec, KeyState, KeyUsage, Origin, WrappedMaterial};
+pub use state::RegionState;

@@ -1,0 +1,236 @@
+//! The region's key state and the deterministic apply.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::{Applied, ApplyResult, Command, Envelope, RequestId};
+use crate::error::CoreError;
+use crate::ids::{AliasName, KeyId};
+use crate::lifecycle;
+use crate::model::{AliasRecord, KeyRecord, KeyState};
+
+/// How long an idempotency id is remembered, in state-machine time.
+pub const DEDUPE_WINDOW_MS: u64 = 15 * 60 * 1000;
+/// Tags per key (AWS: 50).
+pub const MAX_TAGS: usize = 50;
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// A remembered result for an idempotency id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remembered {
+    pub time_ms: u64,
+    pub result: ApplyResult,
+}
+
+/// Everything one region's Raft group agrees on about keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionState {
+    pub keys: BTreeMap<KeyId, KeyRecord>,
+    pub aliases: BTreeMap<AliasName, AliasRecord>,
+    pub requests: BTreeMap<RequestId, Remembered>,
+    /// The latest time stamp applied; apply time never goes backwards.
+    pub clock_ms: u64,
+}
+
+/// What an apply changed, so that a store can persist just that.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Touched {
+    pub keys: Vec<KeyId>,
+    pub aliases: Vec<AliasName>,
+    pub requests: Vec<RequestId>,
+}
+
+impl RegionState {
+    /// Applies one command. Deterministic: the result depends only on `self` and `env`.
+    pub fn apply(&mut self, env: &Envelope, touched: &mut Touched) -> ApplyResult {
+        let now = self.clock_ms.max(env.time_ms);
+        self.clock_ms = now;
+        // Forget idempotency ids older than the window.
+        let expired: Vec<RequestId> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| r.time_ms + DEDUPE_WINDOW_MS < now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.requests.remove(&id);
+            touched.requests.push(id);
+        }
+        if let Some(prev) = self.requests.get(&env.request_id) {
+            return prev.result.clone();
+        }
+        let result = self.apply_command(&env.command, now, touched);
+        self.requests.insert(env.request_id, Remembered { time_ms: now, result: result.clone() });
+        touched.requests.push(env.request_id);
+        result
+    }
+
+    fn key_mut(&mut self, id: &KeyId) -> Result<&mut KeyRecord, CoreError> {
+        self.keys.get_mut(id).ok_or_else(|| CoreError::NotFound(format!("Key '{id}' does not exist")))
+    }
+
+    fn apply_command(&mut self, cmd: &Command, now: u64, touched: &mut Touched) -> ApplyResult {
+        match cmd {
+            Command::CreateKey { record } => {
+                if self.keys.contains_key(&record.id) {
+                    return Err(CoreError::AlreadyExists(format!("Key '{}' already exists", record.id)));
+                }
+                let mut record = record.as_ref().clone();
+                record.creation_ms = now;
+                for m in &mut record.material {
+                    m.created_ms = now;
+                }
+                touched.keys.push(record.id.clone());
+                self.keys.insert(record.id.clone(), record.clone());
+                Ok(Applied::Key(Box::new(record)))
+            }
+            Command::UpdateDescription { key, description } => {
+                let k = self.key_mut(key)?;
+                lifecycle::check_manage(k)?;
+                k.description = description.clone();
+                touched.keys.push(key.clone());
+                Ok(Applied::Key(Box::new(k.clone())))
+            }
+            Command::SetEnabled { key, enabled } => {
+                let k = self.key_mut(key)?;
+                lifecycle::check_enable_disable(k)?;
+                k.state = if *enabled { KeyState::Enabled } else { KeyState::Disabled };
+                touched.keys.push(key.clone());
+                Ok(Applied::Key(Box::new(k.clone())))
+            }
+            Command::ScheduleDeletion { key, window_days } => {
+                let k = self.key_mut(key)?;
+                lifecycle::check_manage(k)?;
+                k.state = KeyState::PendingDeletion;
+                k.deletion_ms = Some(now + u64::from(*window_days) * DAY_MS);
+                k.pending_window_days = Some(*window_days);
+                touched.keys.push(key.clone());
+                Ok(Applied::Key(Box::new(k.clone())))
+            }
+            Command::CancelDeletion { key } => {
+                let k = self.key_mut(key)?;
+                if k.state != KeyState::PendingDeletion {
+                    return Err(CoreError::InvalidState { arn: k.arn().to_string(), state: k.state });
+                }
+                k.state = KeyState::Disabled;
+                k.deletion_ms = None;
+                k.pending_window_days = None;
+                touched.keys.push(key.clone());
+                Ok(Applied::Key(Box::new(k.clone())))
+            }
+            Command::DeleteKey { key } => {
+                let k = self.key_mut(key)?;
+                let due = k.state == KeyState::PendingDeletion && k.deletion_ms.is_some_and(|d| d <= now);
+                if !due {
+                    return Err(CoreError::InvalidStateMessage(format!("{} is not due for deletion", k.arn())));
+                }
+                self.keys.remove(key);
+                touched.keys.push(key.clone());
+                let gone: Vec<AliasName> =
+                    self.aliases.iter().filter(|(_, a)| &a.target == key).map(|(n, _)| n.clone()).collect();
+                for n in gone {
+                    self.aliases.remove(&n);
+                    touched.aliases.push(n);
+                }
+                Ok(Applied::Unit)
+            }
+            Command::CreateAlias { alias, key } => {
+                let target =
+                    self.keys.get(key).ok_or_else(|| CoreError::NotFound(format!("Key '{key}' does not exist")))?;
+                lifecycle::check_manage(target)?;
+                if self.aliases.contains_key(alias) {
+                    return Err(CoreError::AlreadyExists(format!(
+                        "An alias with the name {} already exists",
+                        crate::ids::alias_arn(&target.region, &target.account, alias)
+                    )));
+                }
+                let rec =
+                    AliasRecord { name: alias.clone(), target: key.clone(), creation_ms: now, last_updated_ms: now };
+                self.aliases.insert(alias.clone(), rec.clone());
+                touched.aliases.push(alias.clone());
+                Ok(Applied::Alias(rec))
+            }
+            Command::UpdateAlias { alias, key } => {
+                let new_target = self.keys.get(key).ok_or_else(|| CoreError::NotFound(format!("Key '{key}' does not exist")))?;
+                lifecycle::check_manage(new_target)?;
+                let (spec, usage) = (new_target.spec, new_target.usage);
+                let current = self
+                    .aliases
+                    .get(alias)
+                    .ok_or_else(|| CoreError::NotFound(format!("Alias {alias} is not found.")))?;
+                if let Some(old) = self.keys.get(&current.target) {
+                    if old.spec != spec || old.usage != usage {
+                        return Err(CoreError::Validation(format!(
+                            "Alias {alias} cannot be changed to a key of a different key spec or key usage"
+                        )));
+                    }
+                }
+                let rec = AliasRecord { target: key.clone(), last_updated_ms: now, ..current.clone() };
+                self.aliases.insert(alias.clone(), rec.clone());
+                touched.aliases.push(alias.clone());
+                Ok(Applied::Alias(rec))
+            }
+            Command::DeleteAlias { alias } => {
+                if self.aliases.remove(alias).is_none() {
+                    return Err(CoreError::NotFound(format!("Alias {alias} is not found.")));
+                }
+                touched.aliases.push(alias.clone());
+                Ok(Applied::Unit)
+            }
+            Command::TagResource { key, tags } => {
+                let k = self.key_mut(key)?;
+                lifecycle::check_manage(k)?;
+                let mut next = k.tags.clone();
+                for (tk, tv) in tags {
+                    next.insert(tk.clone(), tv.clone());
+                }
+                if next.len() > MAX_TAGS {
+                    return Err(CoreError::LimitExceeded(format!(
+                        "The request would exceed the limit of {MAX_TAGS} tags for this key"
+                    )));
+                }
+                k.tags = next;
+                touched.keys.push(key.clone());
+                Ok(Applied::Key(Box::new(k.clone())))
+            }
+            Command::UntagResource { key, tag_keys } => {
+                let k = self.key_mut(key)?;
+                lifecycle::check_manage(k)?;
+                for tk in tag_keys {
+                    k.tags.remove(tk);
+                }
+                touched.keys.push(key.clone());
+                Ok(Applied::Key(Box::new(k.clone())))
+            }
+            Command::PutKeyPolicy { key, name, policy } => {
+                let k = self.key_mut(key)?;
+                lifecycle::check_manage(k)?;
+                k.policies.insert(name.clone(), policy.clone());
+                touched.keys.push(key.clone());
+                Ok(Applied::Key(Box::new(k.clone())))
+            }
+            Command::SetRotation { key, period_days } => {
+                let k = self.key_mut(key)?;
+                lifecycle::check_rotation_change(k)?;
+                k.rotation_period_days = *period_days;
+                touched.keys.push(key.clone());
+                Ok(Applied::Key(Box::new(k.clone())))
+            }
+        }
+    }
+
+    /// Resolves an alias to its key id.
+    pub fn alias_target(&self, alias: &AliasName) -> Option<&KeyId> {
+        self.aliases.get(alias).map(|a| &a.target)
+    }
+
+    /// Keys whose deletion date has passed at `now_ms`: the leader proposes `DeleteKey` for each.
+    pub fn due_for_deletion(&self, now_ms: u64) -> Vec<KeyId> {
+        self.keys
+            .values()
+            .filter(|k| k.state == KeyState::PendingDeletion && k.deletion_ms.is_some_and(|d| d <= now_ms))
+            .map(|k| k.id.clone())
+            .collect()
+    }
+}

@@ -1,0 +1,15 @@
+//! The crate's error enum.
+
+/// Every way a cryptographic operation can fail. Deliberately coarse: a caller learns that a
+/// ciphertext is not valid, never why (no padding/tag oracle).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    #[error("the ciphertext is not a keyraft ciphertext of a supported format")]
+    Malformed,
+    #[error("the ciphertext, its key or its encryption context do not match")]
+    Authentication,
+    #[error("wrapped key material is malformed or was wrapped under another root key")]
+    Unwrap,
+    #[error("secret must be {expected} bytes")]
+    Length { expected: usize },
+}

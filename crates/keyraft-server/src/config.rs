@@ -1,0 +1,77 @@
+//! The node configuration file.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use keyraft_aws::Credential;
+use keyraft_core::Region;
+use keyraft_raft::{PeerConfig, RegionConfig};
+use serde::{Deserialize, Serialize};
+
+/// `keyraft serve --config node.toml`. See `cluster-config/` for examples.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// The deployment's id; Raft RPCs for another deployment are refused.
+    pub cluster_id: String,
+    pub region: Region,
+    pub node_id: u64,
+    pub data_dir: PathBuf,
+    /// The AWS KMS API listener (`host:port`).
+    pub api_addr: String,
+    /// The Raft gRPC listener (`host:port`).
+    pub raft_addr: String,
+    /// The admin API listener (`host:port`): `/v1/status`, `/healthz`.
+    pub admin_addr: String,
+    /// The region's root key: 64 hex digits, mode 0600.
+    pub root_key_file: PathBuf,
+    /// Every voter of the region (this node included), with the address peers reach it at.
+    pub peers: Vec<PeerConfig>,
+    /// Access key pairs accepted by the AWS API.
+    #[serde(default)]
+    pub credentials: Vec<Credential>,
+    /// Pass reads through the linearizable read barrier (default true).
+    #[serde(default = "yes")]
+    pub read_barrier: bool,
+    /// Raft heartbeat interval in milliseconds (default 100).
+    #[serde(default)]
+    pub heartbeat_ms: Option<u64>,
+    /// Build a snapshot after this many log entries (default 10000).
+    #[serde(default)]
+    pub snapshot_every: Option<u64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl NodeConfig {
+    pub fn region_config(&self) -> RegionConfig {
+        let peers: BTreeMap<u64, String> = self.peers.iter().map(|p| (p.id, p.raft_addr.clone())).collect();
+        let mut rc = RegionConfig::new(&self.cluster_id, self.region.clone(), self.node_id, peers);
+        rc.read_barrier = self.read_barrier;
+        if let Some(h) = self.heartbeat_ms {
+            rc.heartbeat = std::time::Duration::from_millis(h);
+            rc.election_timeout = (rc.heartbeat * 8, rc.heartbeat * 16);
+        }
+        if let Some(s) = self.snapshot_every {
+            rc.snapshot_every = s;
+            rc.keep_after_snapshot = s / 10;
+        }
+        rc
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            matches!(self.peers.len(), 1 | 3 | 5),
+            "a region has 1 (testing only), 3 or 5 voters; {} are configured",
+            self.peers.len()
+        );
+        anyhow::ensure!(
+            self.peers.iter().any(|p| p.id == self.node_id),
+            "node_id {} is not among the peers",
+            self.node_id
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,168 @@
+//! `keyraft dev`: the embedded default. Two regions (by default) of three nodes each in one
+//! process, on real loopback TCP with the same code paths as a deployment, durable in a data dir.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use keyraft_aws::Credential;
+use keyraft_core::{AccountId, Clock, Region};
+use keyraft_raft::PeerConfig;
+use keyraft_service::Entropy;
+use serde::{Deserialize, Serialize};
+
+use crate::config::NodeConfig;
+use crate::node::RunningNode;
+use crate::secrets;
+
+/// The dev account.
+pub const DEV_ACCOUNT: &str = "111122223333";
+pub const DEFAULT_REGIONS: &[&str] = &["us-east-1", "eu-west-1"];
+pub const DEFAULT_BASE_PORT: u16 = 7000;
+pub const NODES_PER_REGION: u64 = 3;
+
+#[derive(Debug, Clone)]
+pub struct DevOptions {
+    pub data_dir: PathBuf,
+    pub regions: Vec<Region>,
+    /// Region i, node n (1-based) listens on base + 100·i + n (API), + 10 + n (Raft), + 20 + n
+    /// (admin).
+    pub base_port: u16,
+    pub host: String,
+    /// Extra settings applied to every node (tests use them to shorten timings).
+    pub tweak: Option<fn(&mut NodeConfig)>,
+}
+
+impl DevOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        DevOptions {
+            data_dir: data_dir.into(),
+            regions: DEFAULT_REGIONS.iter().filter_map(|r| Region::parse(r).ok()).collect(),
+            base_port: DEFAULT_BASE_PORT,
+            host: "127.0.0.1".into(),
+            tweak: None,
+        }
+    }
+}
+
+/// What `keyraft dev` prints and writes to `<data-dir>/dev.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DevInfo {
+    pub account_id: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub regions: BTreeMap<String, RegionEndpoints>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegionEndpoints {
+    pub endpoints: Vec<String>,
+    pub admin: Vec<String>,
+}
+
+pub struct DevCluster {
+    pub info: DevInfo,
+    pub nodes: Vec<RunningNode>,
+}
+
+/// The node configs of a dev deployment, creating root keys and credentials on first start.
+pub fn configs(opts: &DevOptions) -> anyhow::Result<(Vec<NodeConfig>, (String, String))> {
+    std::fs::create_dir_all(&opts.data_dir).with_context(|| format!("creating {}", opts.data_dir.display()))?;
+    let creds = dev_credentials(&opts.data_dir)?;
+    let account = AccountId::parse(DEV_ACCOUNT).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut out = Vec::new();
+    for (i, region) in opts.regions.iter().enumerate() {
+        let base = opts.base_port + 100 * i as u16;
+        let root_key_file = opts.data_dir.join(region.as_str()).join("root.key");
+        secrets::ensure_root_key(&root_key_file)?;
+        let peers: Vec<PeerConfig> = (1..=NODES_PER_REGION)
+            .map(|n| PeerConfig { id: n, raft_addr: format!("{}:{}", opts.host, base + 10 + n as u16) })
+            .collect();
+        for n in 1..=NODES_PER_REGION {
+            let mut cfg = NodeConfig {
+                cluster_id: "keyraft-dev".into(),
+                region: region.clone(),
+                node_id: n,
+                data_dir: opts.data_dir.join(region.as_str()).join(format!("node-{n}")),
+                api_addr: format!("{}:{}", opts.host, base + n as u16),
+                raft_addr: format!("{}:{}", opts.host, base + 10 + n as u16),
+                admin_addr: format!("{}:{}", opts.host, base + 20 + n as u16),
+                root_key_file: root_key_file.clone(),
+                peers: peers.clone(),
+                credentials: vec![Credential {
+                    access_key_id: creds.0.clone(),
+                    secret_access_key: creds.1.clone(),
+                    account_id: account.clone(),
+                    principal: None,
+                }],
+                read_barrier: true,
+                heartbeat_ms: None,
+                snapshot_every: None,
+            };
+            if let Some(t) = opts.tweak {
+                t(&mut cfg);
+            }
+            out.push(cfg);
+        }
+    }
+    Ok((out, creds))
+}
+
+/// The dev access key pair: created once, then read back from `dev-credentials.json`.
+fn dev_credentials(dir: &Path) -> anyhow::Result<(String, String)> {
+    let path = dir.join("dev-credentials.json");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+        if let (Some(a), Some(s)) = (v["access_key_id"].as_str(), v["secret_access_key"].as_str()) {
+            return Ok((a.to_owned(), s.to_owned()));
+        }
+    }
+    let creds = (secrets::new_access_key_id(), secrets::new_secret_access_key());
+    write_private(&path, &serde_json::json!({"access_key_id": creds.0, "secret_access_key": creds.1}).to_string())?;
+    Ok(creds)
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// Starts every node, waits for a leader in each region and writes `dev.json`.
+pub async fn start(opts: &DevOptions, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> anyhow::Result<DevCluster> {
+    let (configs, creds) = configs(opts)?;
+    let mut nodes = Vec::new();
+    for cfg in configs {
+        nodes.push(RunningNode::start(cfg, clock.clone(), entropy.clone()).await?);
+    }
+    for n in &nodes {
+        n.wait_for_leader(Duration::from_secs(30)).await?;
+    }
+    let mut regions: BTreeMap<String, RegionEndpoints> = BTreeMap::new();
+    for n in &nodes {
+        let e = regions
+            .entry(n.config.region.to_string())
+            .or_insert_with(|| RegionEndpoints { endpoints: vec![], admin: vec![] });
+        e.endpoints.push(n.api_url.clone());
+        e.admin.push(n.admin_url.clone());
+    }
+    let info = DevInfo { account_id: DEV_ACCOUNT.into(), access_key_id: creds.0, secret_access_key: creds.1, regions };
+    write_private(&opts.data_dir.join("dev.json"), &serde_json::to_string_pretty(&info)?)?;
+    Ok(DevCluster { info, nodes })
+}
+
+impl DevCluster {
+    pub async fn shutdown(self) {
+        for n in self.nodes {
+            n.shutdown().await;
+        }
+    }
+}

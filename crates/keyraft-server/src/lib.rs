@@ -1,0 +1,19 @@
+//! keyraft-server: wiring of one node (Raft gRPC, AWS API, admin API) and the `keyraft` binary's
+//! subcommands.
+//!
+//! - [`config`]: the node configuration file (`keyraft serve --config node.toml`).
+//! - [`node`]: `RunningNode`: binds the listeners and starts every part of one node.
+//! - [`admin`]: the admin HTTP API (`/v1/status`, `/healthz`).
+//! - [`dev`]: `keyraft dev`: two regions × three nodes in one process.
+//! - [`status`]: `keyraft status`: a region's nodes, leader, term and indexes.
+//! - [`secrets`]: root key files and dev credentials.
+
+pub mod admin;
+pub mod config;
+pub mod dev;
+pub mod node;
+pub mod secrets;
+pub mod status;
+
+pub use config::NodeConfig;
+pub use node::RunningNode;

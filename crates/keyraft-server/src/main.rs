@@ -1,0 +1,107 @@
+//! The `keyraft` binary.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use keyraft_core::Region;
+use keyraft_raft::SystemClock;
+use keyraft_server::dev::{self, DevOptions};
+use keyraft_server::{NodeConfig, RunningNode};
+use keyraft_service::OsEntropy;
+
+#[derive(Parser)]
+#[command(name = "keyraft", version, about = "A self-hosted, multi-region key management service speaking the AWS KMS API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run one node of a region: `keyraft serve --config node.toml`.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Run the embedded default: regions of three nodes each in one process, on loopback.
+    Dev {
+        /// Where every node keeps its data (kept across restarts).
+        #[arg(long, default_value = "./keyraft-data")]
+        data_dir: PathBuf,
+        /// Comma-separated region names.
+        #[arg(long, value_delimiter = ',', default_value = "us-east-1,eu-west-1")]
+        regions: Vec<String>,
+        /// Region i, node n listens on base+100i+n (AWS API), +10+n (Raft), +20+n (admin).
+        #[arg(long, default_value_t = dev::DEFAULT_BASE_PORT)]
+        base_port: u16,
+    },
+    /// Show a region's nodes, leader, term and log indexes, asked from a node's admin URL.
+    Status {
+        /// A node's admin URL, e.g. http://127.0.0.1:7021.
+        #[arg(long)]
+        endpoint: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Serve { config } => {
+            init_tracing();
+            let text = std::fs::read_to_string(&config).with_context(|| format!("reading {}", config.display()))?;
+            let cfg: NodeConfig = toml::from_str(&text).with_context(|| format!("parsing {}", config.display()))?;
+            let node = RunningNode::start(cfg, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
+            println!("keyraft node {} of {}: API {} admin {}", node.config.node_id, node.config.region, node.api_url, node.admin_url);
+            tokio::signal::ctrl_c().await?;
+            node.shutdown().await;
+        }
+        Cmd::Dev { data_dir, regions, base_port } => {
+            init_tracing();
+            let mut opts = DevOptions::new(data_dir);
+            opts.base_port = base_port;
+            opts.regions = regions
+                .iter()
+                .map(|r| Region::parse(r).map_err(|e| anyhow::anyhow!("{e}")))
+                .collect::<anyhow::Result<_>>()?;
+            let cluster = dev::start(&opts, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
+            let info = &cluster.info;
+            println!("keyraft dev is running ({} regions × {} nodes), data in {}", info.regions.len(), dev::NODES_PER_REGION, opts.data_dir.display());
+            println!("  account           {}", info.account_id);
+            println!("  access key id     {}", info.access_key_id);
+            println!("  secret access key {}", info.secret_access_key);
+            for (region, e) in &info.regions {
+                println!("  {region}");
+                println!("    endpoints {}", e.endpoints.join(" "));
+                println!("    admin     {}", e.admin.join(" "));
+            }
+            println!("  written to {}", opts.data_dir.join("dev.json").display());
+            println!("Try: AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY=… aws kms create-key --region {} --endpoint-url {}",
+                info.access_key_id,
+                info.regions.keys().next().cloned().unwrap_or_default(),
+                info.regions.values().next().and_then(|e| e.endpoints.first().cloned()).unwrap_or_default());
+            tokio::signal::ctrl_c().await?;
+            cluster.shutdown().await;
+        }
+        Cmd::Status { endpoint, json } => {
+            let s = keyraft_server::status::fetch(&endpoint).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                print!("{}", keyraft_server::status::render(&s));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! `RunningNode`: one node with its three listeners (AWS API, Raft gRPC, admin).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use keyraft_aws::{router, ApiState, Identities};
+use keyraft_core::Clock;
+use keyraft_raft::service::RaftGrpc;
+use keyraft_raft::RegionNode;
+use keyraft_service::{Entropy, Kms};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::NodeConfig;
+
+/// A started node. Dropping it does not stop it; call [`RunningNode::shutdown`].
+pub struct RunningNode {
+    pub config: NodeConfig,
+    pub region_node: Arc<RegionNode>,
+    pub kms: Arc<Kms>,
+    /// `http://host:port` of the AWS API.
+    pub api_url: String,
+    /// `http://host:port` of the admin API.
+    pub admin_url: String,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+fn url(listener: &TcpListener) -> anyhow::Result<String> {
+    Ok(format!("http://{}", listener.local_addr()?))
+}
+
+impl RunningNode {
+    pub async fn start(config: NodeConfig, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> anyhow::Result<Self> {
+        config.validate()?;
+        let root = crate::secrets::read_root_key(&config.root_key_file)?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+        let raft_listener = TcpListener::bind(&config.raft_addr).await.with_context(|| format!("binding Raft listener {}", config.raft_addr))?;
+        let api_listener = TcpListener::bind(&config.api_addr).await.with_context(|| format!("binding API listener {}", config.api_addr))?;
+        let admin_listener =
+            TcpListener::bind(&config.admin_addr).await.with_context(|| format!("binding admin listener {}", config.admin_addr))?;
+        let (api_url, admin_url) = (url(&api_listener)?, url(&admin_listener)?);
+
+        let region_node = RegionNode::start(config.region_config(), &config.data_dir.join("raft"), clock.clone()).await?;
+        let kms = Arc::new(Kms::new(region_node.clone(), root, entropy));
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+
+        let incoming = tonic::transport::server::TcpIncoming::from_listener(raft_listener, true, None)
+            .map_err(|e| anyhow::anyhow!("raft listener: {e}"))?;
+        let grpc = tonic::transport::Server::builder()
+            .add_service(RaftGrpc::server(region_node.clone()))
+            .serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone()));
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = grpc.await {
+                tracing::error!(error = %e, "raft gRPC server failed");
+            }
+        }));
+
+        let api = router(Arc::new(ApiState {
+            kms: kms.clone(),
+            identities: Arc::new(Identities::new(&config.credentials)),
+            clock: clock.clone(),
+        }));
+        let rx = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = axum::serve(api_listener, api).with_graceful_shutdown(stopped(rx)).await {
+                tracing::error!(error = %e, "AWS API server failed");
+            }
+        }));
+
+        let admin = crate::admin::router(region_node.clone());
+        let rx = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = axum::serve(admin_listener, admin).with_graceful_shutdown(stopped(rx)).await {
+                tracing::error!(error = %e, "admin server failed");
+            }
+        }));
+
+        tasks.push(tokio::spawn(keyraft_service::housekeeping::run(kms.clone(), Duration::from_secs(1), stopped(stop_rx))));
+
+        region_node.bootstrap().await?;
+        tracing::info!(region = %config.region, node = config.node_id, %api_url, %admin_url, "node started");
+        Ok(RunningNode { config, region_node, kms, api_url, admin_url, stop, tasks })
+    }
+
+    /// Waits until the region has a leader that this node knows of.
+    pub async fn wait_for_leader(&self, timeout: Duration) -> anyhow::Result<u64> {
+        let m = self
+            .region_node
+            .raft()
+            .wait(Some(timeout))
+            .metrics(|m| m.current_leader.is_some(), "leader elected")
+            .await
+            .map_err(|e| anyhow::anyhow!("region {} has no leader: {e}", self.config.region))?;
+        m.current_leader.ok_or_else(|| anyhow::anyhow!("no leader"))
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.region_node.shutdown().await;
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! `Kms`: the per-node service object and the helpers every operation shares.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use keyraft_core::command::RequestId;
+use keyraft_core::{AccountId, Applied, Command, KeyId, KeyRecord, KeyRef, Region, RegionState};
+use keyraft_crypto::{KeyMaterial, RootKey};
+use keyraft_raft::RegionNode;
+
+use crate::entropy::{Entropy, Rng};
+use crate::error::KmsError;
+
+/// Who is calling: the identity established by the edge (SigV4, client certificate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub account: AccountId,
+    /// `arn:aws:iam::<account>:user/<name>` or `…:root`.
+    pub principal: String,
+}
+
+/// The KMS service of one node.
+pub struct Kms {
+    node: Arc<RegionNode>,
+    root: RootKey,
+    entropy: Arc<dyn Entropy>,
+    /// Unwrapped backing keys by (key, version). Versions are immutable, so entries never go
+    /// stale; a deleted key is refused before its material is looked up.
+    cache: RwLock<HashMap<(KeyId, u32), Arc<KeyMaterial>>>,
+}
+
+impl Kms {
+    pub fn new(node: Arc<RegionNode>, root: RootKey, entropy: Arc<dyn Entropy>) -> Self {
+        Kms { node, root, entropy, cache: RwLock::default() }
+    }
+
+    pub fn node(&self) -> &Arc<RegionNode> {
+        &self.node
+    }
+
+    pub fn region(&self) -> &Region {
+        &self.node.config().region
+    }
+
+    pub(crate) fn rng(&self) -> Rng<'_> {
+        Rng(self.entropy.as_ref())
+    }
+
+    pub(crate) fn random<const N: usize>(&self) -> [u8; N] {
+        let mut b = [0u8; N];
+        self.entropy.fill(&mut b);
+        b
+    }
+
+    pub(crate) fn fill_random(&self, buf: &mut [u8]) {
+        self.entropy.fill(buf)
+    }
+
+    pub(crate) fn root(&self) -> &RootKey {
+        &self.root
+    }
+
+    /// Proposes a command (forwarded to the leader by the node) and maps the apply result.
+    pub(crate) async fn propose(&self, command: Command) -> Result<Applied, KmsError> {
+        let id = RequestId(self.random());
+        Ok(self.node.write(id, command).await??)
+    }
+
+    /// Reads the region's key state after the linearizable read barrier.
+    pub(crate) async fn read<R>(&self, f: impl FnOnce(&RegionState) -> R) -> Result<R, KmsError> {
+        self.node.read_barrier().await?;
+        Ok(self.node.state().read(f))
+    }
+
+    /// Resolves a key reference to the key's record, as the caller may see it. Call inside
+    /// [`Kms::read`]'s closure via [`resolve_in`].
+    pub(crate) async fn resolve(&self, caller: &Caller, key: &KeyRef) -> Result<KeyRecord, KmsError> {
+        let region = self.region().clone();
+        self.read(|s| resolve_in(s, &region, caller, key)).await?
+    }
+
+    /// The unwrapped material of one version of a key.
+    pub(crate) fn material(&self, key: &KeyRecord, version: u32) -> Result<Arc<KeyMaterial>, KmsError> {
+        let cache_key = (key.id.clone(), version);
+        if let Some(m) = self.cache.read().ok().and_then(|c| c.get(&cache_key).cloned()) {
+            return Ok(m);
+        }
+        let wrapped = key
+            .material(version)
+            .ok_or_else(|| KmsError::InvalidCiphertext("The ciphertext refers to a key version that does not exist".into()))?;
+        let m = Arc::new(
+            keyraft_crypto::wrap::unwrap(&self.root, key.id.as_str(), version, &wrapped.wrapped)
+                .map_err(|e| KmsError::Internal(format!("cannot open key material: {e}")))?,
+        );
+        if let Ok(mut c) = self.cache.write() {
+            c.insert(cache_key, m.clone());
+        }
+        Ok(m)
+    }
+}
+
+/// Resolves a key reference in a state snapshot. Keys of other regions and accounts are not
+/// visible (NotFound), as in AWS without a cross-account policy.
+pub(crate) fn resolve_in(
+    s: &RegionState,
+    region: &Region,
+    caller: &Caller,
+    key: &KeyRef,
+) -> Result<KeyRecord, KmsError> {
+    let not_found = |what: &str| KmsError::NotFound(format!("Key '{what}' does not exist"));
+    let id = match key {
+        KeyRef::Id(id) => id.clone(),
+        KeyRef::Arn(arn) => {
+            if &arn.region != region || arn.account != caller.account {
+                return Err(not_found(&arn.to_string()));
+            }
+            arn.key_id.clone()
+        }
+        KeyRef::Alias(alias) => s.alias_target(alias).cloned().ok_or_else(|| {
+            KmsError::NotFound(format!(
+                "Alias {} is not found.",
+                keyraft_core::ids::alias_arn(region, &caller.account, alias)
+            ))
+        })?,
+        KeyRef::AliasArn { region: r, account, alias } => {
+            let arn = keyraft_core::ids::alias_arn(r, account, alias);
+            if r != region || account != &caller.account {
+                return Err(KmsError::NotFound(format!("Alias {arn} is not found.")));
+            }
+            s.alias_target(alias).cloned().ok_or_else(|| KmsError::NotFound(format!("Alias {arn} is not found.")))?
+        }
+    };
+    match s.keys.get(&id) {
+        Some(k) if k.account == caller.account => Ok(k.clone()),
+        _ => Err(not_found(&keyraft_core::KeyArn { region: region.clone(), account: caller.account.clone(), key_id: id }.to_string())),
+    }
+}
+
+/// Management operations take a key id or key ARN, not an alias.
+pub(crate) fn no_alias(key: &KeyRef) -> Result<(), KmsError> {
+    if key.is_alias() {
+        return Err(KmsError::NotFound("Alias names are not accepted for this operation; use a key id or key ARN".into()));
+    }
+    Ok(())
+}
+
+/// The key an apply returned.
+pub(crate) fn applied_key(a: Applied) -> Result<KeyRecord, KmsError> {
+    match a {
+        Applied::Key(k) => Ok(*k),
+        other => Err(KmsError::Internal(format!("unexpected apply result {other:?}"))),
+    }
+}

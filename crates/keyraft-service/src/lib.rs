@@ -1,0 +1,19 @@
+//! keyraft-service: the KMS operations, one module per operation under [`ops`], on top of a
+//! region node. Pure decisions live in keyraft-core; this layer resolves keys, reads through the
+//! linearizable read barrier, proposes writes and runs the cryptography.
+//!
+//! - [`kms`]: `Kms`, the per-node service object (root key, material cache, entropy).
+//! - [`ops`]: one file per operation (`impl Kms` blocks).
+//! - [`entropy`]: the injected randomness.
+//! - [`housekeeping`]: leader-driven time-based lifecycle (deletion after the waiting period).
+//! - [`error`]: the crate's error enum.
+
+pub mod entropy;
+pub mod error;
+pub mod housekeeping;
+pub mod kms;
+pub mod ops;
+
+pub use entropy::{Entropy, OsEntropy};
+pub use error::KmsError;
+pub use kms::{Caller, Kms};

@@ -1,0 +1,85 @@
+//! CreateKey.
+
+use keyraft_core::model::WrappedMaterial;
+use keyraft_core::{Applied, Command, KeyId, KeyRecord, KeySpec, KeyState, KeyUsage, Origin};
+use keyraft_crypto::KeyMaterial;
+
+use crate::error::KmsError;
+use crate::kms::{Caller, Kms};
+use crate::ops::{policy, tags};
+
+#[derive(Debug, Clone)]
+pub struct CreateKeyInput {
+    pub description: String,
+    pub key_usage: Option<KeyUsage>,
+    pub key_spec: KeySpec,
+    pub origin: Origin,
+    pub multi_region: bool,
+    pub tags: Vec<(String, String)>,
+    pub policy: Option<String>,
+}
+
+impl Kms {
+    /// Generates and wraps the key's material on this node, then proposes the complete record;
+    /// the leader stamps the creation time.
+    pub async fn create_key(&self, caller: &Caller, input: CreateKeyInput) -> Result<KeyRecord, KmsError> {
+        let usage = input.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
+        if input.key_spec != KeySpec::SymmetricDefault {
+            return Err(KmsError::Unsupported(format!(
+                "KeySpec {} is not supported by this keyraft version; SYMMETRIC_DEFAULT is",
+                input.key_spec
+            )));
+        }
+        if usage != KeyUsage::EncryptDecrypt {
+            return Err(KmsError::Validation(format!(
+                "KeyUsage {usage} is not compatible with KeySpec {}",
+                input.key_spec
+            )));
+        }
+        if input.origin != Origin::AwsKms {
+            return Err(KmsError::Unsupported(format!(
+                "Origin {} is not supported by this keyraft version; AWS_KMS is",
+                input.origin
+            )));
+        }
+        tags::validate_tags(&input.tags)?;
+        let policy = match input.policy {
+            Some(p) => {
+                policy::validate_policy(&p)?;
+                p
+            }
+            None => policy::default_policy(&caller.account),
+        };
+        let id = if input.multi_region {
+            KeyId::mrk_from_bytes(self.random())
+        } else {
+            KeyId::from_uuid_bytes(self.random())
+        };
+        let material = KeyMaterial::generate(&mut self.rng());
+        let wrapped = keyraft_crypto::wrap::wrap(self.root(), id.as_str(), 1, &material, &mut self.rng());
+        drop(material);
+        let record = KeyRecord {
+            id,
+            account: caller.account.clone(),
+            region: self.region().clone(),
+            description: input.description,
+            creation_ms: 0,
+            state: KeyState::Enabled,
+            deletion_ms: None,
+            pending_window_days: None,
+            spec: input.key_spec,
+            usage,
+            origin: input.origin,
+            multi_region: input.multi_region,
+            tags: input.tags.into_iter().collect(),
+            policies: [("default".to_string(), policy)].into(),
+            rotation_period_days: None,
+            material: vec![WrappedMaterial { version: 1, created_ms: 0, wrapped }],
+            current_version: 1,
+        };
+        match self.propose(Command::CreateKey { record: Box::new(record) }).await? {
+            Applied::Key(k) => Ok(*k),
+            other => Err(KmsError::Internal(format!("unexpected apply result {other:?}"))),
+        }
+    }
+}

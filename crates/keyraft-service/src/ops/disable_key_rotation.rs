@@ -1,0 +1,14 @@
+//! DisableKeyRotation.
+
+use keyraft_core::{Command, KeyRef};
+
+use crate::error::KmsError;
+use crate::kms::{no_alias, Caller, Kms};
+
+impl Kms {
+    pub async fn disable_key_rotation(&self, caller: &Caller, key: &KeyRef) -> Result<(), KmsError> {
+        no_alias(key)?;
+        let k = self.resolve(caller, key).await?;
+        self.propose(Command::SetRotation { key: k.id, period_days: None }).await.map(|_| ())
+    }
+}

@@ -1,0 +1,20 @@
+//! GenerateRandom: 1–1024 random bytes.
+
+use keyraft_crypto::Plaintext;
+use zeroize::Zeroizing;
+
+use crate::error::KmsError;
+use crate::kms::Kms;
+
+impl Kms {
+    pub fn generate_random(&self, bytes: usize) -> Result<Plaintext, KmsError> {
+        if !(1..=1024).contains(&bytes) {
+            return Err(KmsError::Validation(format!(
+                "1 validation error detected: Value '{bytes}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024"
+            )));
+        }
+        let mut out = Zeroizing::new(vec![0u8; bytes]);
+        self.fill_random(&mut out);
+        Ok(out)
+    }
+}

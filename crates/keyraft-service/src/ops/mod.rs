@@ -1,0 +1,62 @@
+//! One module per KMS operation; each adds methods to [`crate::Kms`].
+
+pub mod cancel_key_deletion;
+pub mod create_alias;
+pub mod create_key;
+pub mod decrypt;
+pub mod delete_alias;
+pub mod describe_key;
+pub mod disable_key;
+pub mod disable_key_rotation;
+pub mod enable_key;
+pub mod enable_key_rotation;
+pub mod encrypt;
+pub mod generate_data_key;
+pub mod generate_random;
+pub mod get_key_policy;
+pub mod get_key_rotation_status;
+pub mod list_aliases;
+pub mod list_key_policies;
+pub mod list_keys;
+pub mod list_resource_tags;
+pub mod policy;
+pub mod put_key_policy;
+pub mod re_encrypt;
+pub mod schedule_key_deletion;
+pub mod tag_resource;
+pub mod tags;
+pub mod untag_resource;
+pub mod update_alias;
+pub mod update_key_description;
+
+pub use create_key::CreateKeyInput;
+pub use decrypt::DecryptOutput;
+pub use encrypt::EncryptOutput;
+pub use generate_data_key::DataKeyOutput;
+pub use list_aliases::AliasEntry;
+pub use re_encrypt::ReEncryptOutput;
+pub use get_key_rotation_status::RotationStatus;
+
+/// A page of a listing: the items and the marker of the next page, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_marker: Option<String>,
+}
+
+/// Splits `items` (sorted by `key`) into the page after `marker`.
+pub(crate) fn paginate<T>(
+    items: impl Iterator<Item = T>,
+    key: impl Fn(&T) -> String,
+    limit: usize,
+    marker: Option<&str>,
+) -> Page<T> {
+    let mut items: Vec<T> = items.filter(|t| marker.is_none_or(|m| key(t).as_str() > m)).collect();
+    let next_marker = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(&key)
+    } else {
+        None
+    };
+    Page { items, next_marker }
+}

@@ -1,0 +1,16 @@
+//! TagResource.
+
+use keyraft_core::{Command, KeyRef};
+
+use crate::error::KmsError;
+use crate::kms::{no_alias, Caller, Kms};
+use crate::ops::tags::validate_tags;
+
+impl Kms {
+    pub async fn tag_resource(&self, caller: &Caller, key: &KeyRef, tags: Vec<(String, String)>) -> Result<(), KmsError> {
+        no_alias(key)?;
+        validate_tags(&tags)?;
+        let k = self.resolve(caller, key).await?;
+        self.propose(Command::TagResource { key: k.id, tags }).await.map(|_| ())
+    }
+}

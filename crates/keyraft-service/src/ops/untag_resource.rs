@@ -1,0 +1,14 @@
+//! UntagResource.
+
+use keyraft_core::{Command, KeyRef};
+
+use crate::error::KmsError;
+use crate::kms::{no_alias, Caller, Kms};
+
+impl Kms {
+    pub async fn untag_resource(&self, caller: &Caller, key: &KeyRef, tag_keys: Vec<String>) -> Result<(), KmsError> {
+        no_alias(key)?;
+        let k = self.resolve(caller, key).await?;
+        self.propose(Command::UntagResource { key: k.id, tag_keys }).await.map(|_| ())
+    }
+}

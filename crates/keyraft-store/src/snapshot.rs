@@ -1,0 +1,128 @@
+//! The snapshot format, and where the current snapshot is kept.
+//!
+//! Snapshot bytes (what openraft ships to followers) are the bincode of
+//! `{format_version: u32, last_applied, last_membership, state}`; the first four bytes are the
+//! format version (little-endian), checked before the rest is decoded. The state holds only
+//! wrapped key material, never plaintext.
+//!
+//! The current snapshot is kept in the tree `sm_snapshot`: key `current` = encoded
+//! `{meta, data}`, key `counter` = the last snapshot counter used in a snapshot id
+//! (`<term>-<index>-<counter>`), so ids stay unique across restarts.
+
+use serde::{Deserialize, Serialize};
+
+use keyraft_core::RegionState;
+
+use crate::codec::{decode, encode, from_bincode, to_bincode};
+use crate::error::StoreError;
+use crate::sm_tree::Machine;
+use crate::types::{LogId, SnapshotMeta, StoredMembership};
+
+pub(crate) const SNAPSHOT_TREE: &str = "sm_snapshot";
+const CURRENT: &[u8] = b"current";
+const COUNTER: &[u8] = b"counter";
+
+/// The snapshot format this build writes and reads.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct PayloadRef<'a> {
+    format_version: u32,
+    last_applied: &'a Option<LogId>,
+    last_membership: &'a StoredMembership,
+    state: &'a RegionState,
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    format_version: u32,
+    last_applied: Option<LogId>,
+    last_membership: StoredMembership,
+    state: RegionState,
+}
+
+/// Serializes the machine as snapshot bytes.
+pub(crate) fn to_bytes(m: &Machine) -> Result<Vec<u8>, StoreError> {
+    to_bincode(
+        "snapshot",
+        &PayloadRef {
+            format_version: SNAPSHOT_FORMAT_VERSION,
+            last_applied: &m.last_applied,
+            last_membership: &m.membership,
+            state: &m.state,
+        },
+    )
+}
+
+/// Decodes snapshot bytes and checks them against the snapshot's `meta`.
+pub(crate) fn from_bytes(meta: &SnapshotMeta, bytes: &[u8]) -> Result<Machine, StoreError> {
+    let version = bytes
+        .get(..4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(|| StoreError::corrupt("snapshot", format!("{} bytes", bytes.len())))?;
+    if version != SNAPSHOT_FORMAT_VERSION {
+        return Err(StoreError::FormatVersion {
+            what: "snapshot",
+            found: version,
+            expected: SNAPSHOT_FORMAT_VERSION,
+        });
+    }
+    let p: Payload = from_bincode("snapshot", bytes)?;
+    debug_assert_eq!(p.format_version, SNAPSHOT_FORMAT_VERSION);
+    if p.last_applied != meta.last_log_id || p.last_membership != meta.last_membership {
+        return Err(StoreError::corrupt(
+            "snapshot",
+            format!("contents do not match its meta {meta}"),
+        ));
+    }
+    Ok(Machine {
+        state: p.state,
+        last_applied: p.last_applied,
+        membership: p.last_membership,
+    })
+}
+
+/// The snapshot id for a snapshot of `last_applied`, numbered `counter`.
+pub(crate) fn snapshot_id(last_applied: Option<&LogId>, counter: u64) -> String {
+    match last_applied {
+        Some(l) => format!("{}-{}-{counter}", l.leader_id.term, l.index),
+        None => format!("0-0-{counter}"),
+    }
+}
+
+/// A snapshot as kept in sled.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct StoredSnapshot {
+    pub meta: SnapshotMeta,
+    pub data: Vec<u8>,
+}
+
+/// The current snapshot, if any.
+pub(crate) fn load_current(tree: &sled::Tree) -> Result<Option<StoredSnapshot>, StoreError> {
+    match tree.get(CURRENT)? {
+        None => Ok(None),
+        Some(v) => decode("stored snapshot", &v).map(Some),
+    }
+}
+
+/// The last counter used in a snapshot id (0 if none).
+pub(crate) fn load_counter(tree: &sled::Tree) -> Result<u64, StoreError> {
+    match tree.get(COUNTER)? {
+        None => Ok(0),
+        Some(v) => decode("snapshot counter", &v),
+    }
+}
+
+/// Replaces the current snapshot (and records `counter`) in one atomic batch. Not flushed.
+pub(crate) fn store_current(
+    tree: &sled::Tree,
+    snap: &StoredSnapshot,
+    counter: u64,
+) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    batch.insert(CURRENT, encode("stored snapshot", snap)?);
+    batch.insert(COUNTER, encode("snapshot counter", &counter)?);
+    tree.apply_batch(batch)?;
+    Ok(())
+}

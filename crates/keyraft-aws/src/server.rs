@@ -67,7 +67,13 @@ async fn handle(State(st): State<Arc<ApiState>>, req: Request<Body>) -> Response
 }
 
 async fn serve(st: &ApiState, req: Request<Body>) -> Result<Value, AwsError> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // HTTP/2 clients send `:authority` instead of `Host`; SigV4 signs it as `host`.
+    if !parts.headers.contains_key(axum::http::header::HOST) {
+        if let Some(v) = parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+            parts.headers.insert(axum::http::header::HOST, v);
+        }
+    }
     let body: Bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
         AwsError::new("RequestEntityTooLargeException", 413, format!("Request body must be at most {MAX_BODY} bytes"))
     })?;

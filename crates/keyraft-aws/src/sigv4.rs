@@ -5,8 +5,8 @@
 //!
 //! # What is verified, in order
 //!
-//! The order follows the one AWS front ends use, so a request that is wrong in several ways gets
-//! the same answer it would get from AWS KMS:
+//! The order is the one observed on AWS endpoints, so a request that is wrong in several ways
+//! gets the answer AWS would give:
 //!
 //! 1. `Authorization` header present (else `MissingAuthenticationTokenException`); presigned
 //!    query-string authentication (`X-Amz-Algorithm=...`) is not supported.
@@ -97,7 +97,9 @@ pub struct SignedRequest<'a> {
     pub path: &'a str,
     /// Raw query string without the leading `?`; empty when there is none.
     pub query: &'a str,
-    /// All request headers.
+    /// All request headers. They must include `Host`: HTTP/2 requests carry the authority in
+    /// the `:authority` pseudo-header instead, so for them insert a `Host` header holding the
+    /// URI authority (`uri.authority()`) before verifying, as the signer used that value.
     pub headers: &'a HeaderMap,
     /// The complete request body.
     pub body: &'a [u8],
@@ -379,16 +381,11 @@ where
         return Err(SigV4Error::HostNotSigned);
     }
 
-    let amz_date = date_header
-        .to_str()
-        .ok()
-        .filter(|value| parse_amz_date(value).is_some())
-        .ok_or_else(|| SigV4Error::MalformedDate {
-            value: String::from_utf8_lossy(date_header.as_bytes()).into_owned(),
-        })?;
-    let signed_at = parse_amz_date(amz_date).ok_or_else(|| SigV4Error::MalformedDate {
-        value: amz_date.to_owned(),
-    })?;
+    let malformed_date = || SigV4Error::MalformedDate {
+        value: String::from_utf8_lossy(date_header.as_bytes()).into_owned(),
+    };
+    let amz_date = date_header.to_str().map_err(|_| malformed_date())?;
+    let signed_at = parse_amz_date(amz_date).ok_or_else(malformed_date)?;
     check_clock_skew(signed_at, expected.now)?;
 
     let parts: Vec<&str> = credential.split('/').collect();
@@ -473,7 +470,12 @@ pub fn sign(
     let creq = canonical_request(&req, &signed_headers, true);
     let scope = credential_scope(date, params.region, params.service);
     let sts = string_to_sign(&amz_date, &scope, &creq);
-    let key = signing_key(params.secret_access_key, date, params.region, params.service);
+    let key = signing_key(
+        params.secret_access_key,
+        date,
+        params.region,
+        params.service,
+    );
     let authorization = format!(
         "{ALGORITHM} Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={}",
         params.access_key_id,
@@ -860,7 +862,9 @@ fn uri_encode(bytes: &[u8], keep_slash: bool) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(bytes.len() * 3);
     for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/')
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/')
         {
             out.push(char::from(b));
         } else {
@@ -925,12 +929,18 @@ mod tests {
     /// A KMS request as botocore sends it, signed at `at`.
     fn signed_headers_at(at: OffsetDateTime) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(HOST, HeaderValue::from_static("kms.us-east-1.example.test:8443"));
+        headers.insert(
+            HOST,
+            HeaderValue::from_static("kms.us-east-1.example.test:8443"),
+        );
         headers.insert(
             "content-type",
             HeaderValue::from_static("application/x-amz-json-1.1"),
         );
-        headers.insert("x-amz-target", HeaderValue::from_static("TrentService.Encrypt"));
+        headers.insert(
+            "x-amz-target",
+            HeaderValue::from_static("TrentService.Encrypt"),
+        );
         headers.insert("user-agent", HeaderValue::from_static("Boto3/1.34.0"));
         sign(
             "POST",
@@ -1040,7 +1050,10 @@ mod tests {
     #[test]
     fn incomplete_signature_cases() {
         assert_err(
-            run(&with_auth("AWS4-HMAC-SHA512 Credential=a, SignedHeaders=host, Signature=0"), BODY),
+            run(
+                &with_auth("AWS4-HMAC-SHA512 Credential=a, SignedHeaders=host, Signature=0"),
+                BODY,
+            ),
             "IncompleteSignatureException",
             "Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA512'.",
         );
@@ -1080,7 +1093,9 @@ mod tests {
         );
         assert_eq!(
             run(
-                &with_auth("AWS4-HMAC-SHA256 Signature=1, Signature=2, Credential=a, SignedHeaders=host"),
+                &with_auth(
+                    "AWS4-HMAC-SHA256 Signature=1, Signature=2, Credential=a, SignedHeaders=host"
+                ),
                 BODY
             )
             .map_err(|e| e.aws_exception()),
@@ -1121,27 +1136,56 @@ mod tests {
             Err(SigV4Error::MultipleAuthorizationHeaders)
         );
         let headers = with_auth_bytes(b"AWS4-HMAC-SHA256 Credential=\xff");
-        assert_eq!(run(&headers, BODY), Err(SigV4Error::UnreadableAuthorization));
+        assert_eq!(
+            run(&headers, BODY),
+            Err(SigV4Error::UnreadableAuthorization)
+        );
     }
 
     fn with_auth_bytes(bytes: &[u8]) -> HeaderMap {
         let mut headers = signed_headers_at(NOW);
-        headers.insert(AUTHORIZATION, HeaderValue::from_bytes(bytes).expect("value"));
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::from_bytes(bytes).expect("value"),
+        );
         headers
     }
 
     #[test]
-    fn date_header_is_accepted_in_basic_format() {
-        let mut headers = signed_headers_at(NOW);
-        let auth = headers[AUTHORIZATION].to_str().expect("ascii").replace(
-            "x-amz-date;",
-            "date;",
+    fn date_header_stands_in_for_x_amz_date() {
+        // A client that sends `Date` (in ISO-8601 basic format) instead of `X-Amz-Date`.
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("kms.example.test"));
+        headers.insert(DATE, HeaderValue::from_static("20240101T001000Z"));
+        let req = SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: BODY,
+        };
+        let creq = canonical_request(&req, "date;host", true);
+        let scope = credential_scope("20240101", REGION, "kms");
+        let sts = string_to_sign("20240101T001000Z", &scope, &creq);
+        let sig = signature(&signing_key(SK, "20240101", REGION, "kms"), &sts);
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential={AK}/{scope},SignedHeaders=date;host,Signature={sig}"
         );
-        let date = headers.remove(X_AMZ_DATE).expect("date");
-        headers.insert(DATE, date);
         headers.insert(AUTHORIZATION, HeaderValue::from_str(&auth).expect("value"));
-        // Signature was computed over x-amz-date: the date is readable but the signature differs.
-        assert_eq!(run(&headers, BODY), Err(SigV4Error::SignatureMismatch));
+        let verified = run(&headers, BODY).expect("verifies");
+        assert_eq!(verified.signed_at, NOW);
+
+        // An RFC 1123 `Date` is refused, as AWS does.
+        headers.insert(
+            DATE,
+            HeaderValue::from_static("Mon, 01 Jan 2024 00:10:00 GMT"),
+        );
+        assert_err(
+            run(&headers, BODY),
+            "IncompleteSignatureException",
+            "Date must be in ISO-8601 'basic format'. Got 'Mon, 01 Jan 2024 00:10:00 GMT'. See \
+             http://en.wikipedia.org/wiki/ISO_8601",
+        );
     }
 
     #[test]
@@ -1270,7 +1314,10 @@ mod tests {
         );
         // Tampered signed header.
         let mut tampered = headers.clone();
-        tampered.insert("x-amz-target", HeaderValue::from_static("TrentService.Decrypt"));
+        tampered.insert(
+            "x-amz-target",
+            HeaderValue::from_static("TrentService.Decrypt"),
+        );
         assert_err(run(&tampered, BODY), "InvalidSignatureException", message);
         // Wrong secret.
         let req = SignedRequest {
@@ -1289,10 +1336,18 @@ mod tests {
         let auth = headers[AUTHORIZATION].to_str().expect("ascii");
         let (prefix, sig) = auth.split_once("Signature=").expect("signature");
         let upper = format!("{prefix}Signature={}", sig.to_ascii_uppercase());
-        assert_err(run(&with_auth(&upper), BODY), "InvalidSignatureException", message);
+        assert_err(
+            run(&with_auth(&upper), BODY),
+            "InvalidSignatureException",
+            message,
+        );
         // Truncated signature.
         let short = &auth[..auth.len() - 1];
-        assert_err(run(&with_auth(short), BODY), "InvalidSignatureException", message);
+        assert_err(
+            run(&with_auth(short), BODY),
+            "InvalidSignatureException",
+            message,
+        );
     }
 
     #[test]
@@ -1321,7 +1376,10 @@ mod tests {
         assert!(run(&headers, BODY).is_ok());
         assert_eq!(run(&headers, b"{}"), Err(SigV4Error::PayloadHashMismatch));
 
-        headers.insert(X_AMZ_CONTENT_SHA256, HeaderValue::from_static("UNSIGNED-PAYLOAD"));
+        headers.insert(
+            X_AMZ_CONTENT_SHA256,
+            HeaderValue::from_static("UNSIGNED-PAYLOAD"),
+        );
         let err = run(&headers, BODY).expect_err("unsigned payload refused");
         assert_eq!(err, SigV4Error::PayloadHashMismatch);
         assert_eq!(err.aws_exception(), "InvalidSignatureException");
@@ -1441,7 +1499,15 @@ mod tests {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let secrets = secrets();
         let paths = ["/", "", "//..//.", "/%", "/%zz/ሴ/../x", "*"];
-        let queries = ["", "&&", "=", "X-Amz-Algorithm", "a=%", "%58-Amz-Algorithm=1", "ሴ=+%2"];
+        let queries = [
+            "",
+            "&&",
+            "=",
+            "X-Amz-Algorithm",
+            "a=%",
+            "%58-Amz-Algorithm=1",
+            "ሴ=+%2",
+        ];
         for i in 0..20_000 {
             let mut headers = HeaderMap::new();
             // Random Authorization built from meaningful fragments.
@@ -1501,6 +1567,47 @@ mod tests {
             assert!(err.aws_exception().ends_with("Exception"));
             // The helpers are total as well.
             let _ = canonical_request(&req, &auth, i % 2 == 0);
+        }
+
+        // Mutations of a valid request reach the deeper checks (scope, lookup, signature).
+        let valid = signed_headers_at(NOW);
+        let valid_auth = valid[AUTHORIZATION].as_bytes().to_vec();
+        for _ in 0..20_000 {
+            let mut auth = valid_auth.clone();
+            for _ in 0..=rng.below(3) {
+                let at = rng.below(auth.len() + 1);
+                match rng.below(4) {
+                    0 if at < auth.len() => {
+                        let b = u8::try_from(rng.next() & 0xff).unwrap_or(b'x');
+                        auth[at] = if b < 0x20 || b == 0x7f { b'=' } else { b };
+                    }
+                    1 => auth.truncate(at),
+                    2 => {
+                        let fragment = rng.pick(FRAGMENTS).as_bytes().to_vec();
+                        auth.splice(at..at, fragment);
+                    }
+                    _ => {
+                        let end = (at + rng.below(8)).min(auth.len());
+                        auth.drain(at..end);
+                    }
+                }
+            }
+            let Ok(value) = HeaderValue::from_bytes(&auth) else {
+                continue;
+            };
+            let mut headers = valid.clone();
+            headers.insert(AUTHORIZATION, value);
+            // Some mutations are harmless (e.g. a separator replaced by another); anything that
+            // verifies must still be the genuine key and time.
+            if let Ok(verified) = run(&headers, BODY) {
+                assert_eq!(verified.access_key_id, AK);
+                assert_eq!(verified.signed_at, NOW);
+            }
+            // A body with one bit flipped never verifies.
+            let mut body = BODY.to_vec();
+            let at = rng.below(body.len());
+            body[at] ^= 1 << rng.below(8);
+            assert!(run(&headers, &body).is_err());
         }
     }
 }

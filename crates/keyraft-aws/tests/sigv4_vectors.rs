@@ -50,7 +50,9 @@ impl RawRequest {
         let request_line = lines.next().expect("request line");
         let (method, rest) = request_line.split_once(' ').expect("method");
         // The target may contain spaces (get-space-unnormalized); the version is optional.
-        let target = rest.rsplit_once(" HTTP/").map_or(rest, |(target, _)| target);
+        let target = rest
+            .rsplit_once(" HTTP/")
+            .map_or(rest, |(target, _)| target);
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let mut headers = HeaderMap::new();
         for line in lines.filter(|line| !line.is_empty()) {
@@ -189,7 +191,10 @@ fn run_case(case: &str) {
     if ctx.normalize {
         let unsigned = RawRequest::parse(&read(case, "request.txt"));
         let mut headers = unsigned.headers.clone();
-        let token = ctx.token.as_deref().map(|t| HeaderValue::from_str(t).expect("token"));
+        let token = ctx
+            .token
+            .as_deref()
+            .map(|t| HeaderValue::from_str(t).expect("token"));
         if let Some(token) = token.clone().filter(|_| !ctx.omit_session_token) {
             headers.insert("x-amz-security-token", token);
         }
@@ -257,7 +262,10 @@ fn run_case(case: &str) {
     let mismatch = sigv4::SIGNATURE_MISMATCH_MESSAGE;
 
     // Another secret.
-    let wrong_secret = HashMap::from([(ctx.access_key_id.clone(), format!("{}x", ctx.secret_access_key))]);
+    let wrong_secret = HashMap::from([(
+        ctx.access_key_id.clone(),
+        format!("{}x", ctx.secret_access_key),
+    )]);
     assert_refused(
         sigv4::verify(&req, &ctx.expected(at), &wrong_secret),
         mismatch,
@@ -268,10 +276,7 @@ fn run_case(case: &str) {
     let mut body = signed.body.clone();
     body.extend_from_slice(b"&tampered=1");
     let result = sigv4::verify(
-        &SignedRequest {
-            body: &body,
-            ..req
-        },
+        &SignedRequest { body: &body, ..req },
         &ctx.expected(at),
         &secrets,
     );

@@ -33,6 +33,9 @@ pub struct DevOptions {
     pub host: String,
     /// Extra settings applied to every node (tests use them to shorten timings).
     pub tweak: Option<fn(&mut NodeConfig)>,
+    /// Explicit `[api, raft, admin]` ports per node, region by region (tests use free ports);
+    /// `None` derives them from `base_port`.
+    pub ports: Option<Vec<[u16; 3]>>,
 }
 
 impl DevOptions {
@@ -43,6 +46,7 @@ impl DevOptions {
             base_port: DEFAULT_BASE_PORT,
             host: "127.0.0.1".into(),
             tweak: None,
+            ports: None,
         }
     }
 }
@@ -75,10 +79,16 @@ pub fn configs(opts: &DevOptions) -> anyhow::Result<(Vec<NodeConfig>, (String, S
     let mut out = Vec::new();
     for (i, region) in opts.regions.iter().enumerate() {
         let base = opts.base_port + 100 * i as u16;
+        let port = |n: u64, kind: usize| -> u16 {
+            match &opts.ports {
+                Some(p) => p.get(i * NODES_PER_REGION as usize + n as usize - 1).map(|p| p[kind]).unwrap_or(0),
+                None => base + 10 * kind as u16 + n as u16,
+            }
+        };
         let root_key_file = opts.data_dir.join(region.as_str()).join("root.key");
         secrets::ensure_root_key(&root_key_file)?;
         let peers: Vec<PeerConfig> = (1..=NODES_PER_REGION)
-            .map(|n| PeerConfig { id: n, raft_addr: format!("{}:{}", opts.host, base + 10 + n as u16) })
+            .map(|n| PeerConfig { id: n, raft_addr: format!("{}:{}", opts.host, port(n, 1)) })
             .collect();
         for n in 1..=NODES_PER_REGION {
             let mut cfg = NodeConfig {
@@ -86,9 +96,9 @@ pub fn configs(opts: &DevOptions) -> anyhow::Result<(Vec<NodeConfig>, (String, S
                 region: region.clone(),
                 node_id: n,
                 data_dir: opts.data_dir.join(region.as_str()).join(format!("node-{n}")),
-                api_addr: format!("{}:{}", opts.host, base + n as u16),
-                raft_addr: format!("{}:{}", opts.host, base + 10 + n as u16),
-                admin_addr: format!("{}:{}", opts.host, base + 20 + n as u16),
+                api_addr: format!("{}:{}", opts.host, port(n, 0)),
+                raft_addr: format!("{}:{}", opts.host, port(n, 1)),
+                admin_addr: format!("{}:{}", opts.host, port(n, 2)),
                 root_key_file: root_key_file.clone(),
                 peers: peers.clone(),
                 credentials: vec![Credential {
@@ -142,6 +152,9 @@ pub async fn start(opts: &DevOptions, clock: Arc<dyn Clock>, entropy: Arc<dyn En
     let mut nodes = Vec::new();
     for cfg in configs {
         nodes.push(RunningNode::start(cfg, clock.clone(), entropy.clone()).await?);
+    }
+    for n in &nodes {
+        n.bootstrap().await?;
     }
     for n in &nodes {
         n.wait_for_leader(Duration::from_secs(30)).await?;

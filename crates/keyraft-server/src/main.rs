@@ -63,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&config).with_context(|| format!("reading {}", config.display()))?;
             let cfg: NodeConfig = toml::from_str(&text).with_context(|| format!("parsing {}", config.display()))?;
             let node = RunningNode::start(cfg, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
+            node.bootstrap().await?;
             println!("keyraft node {} of {}: API {} admin {}", node.config.node_id, node.config.region, node.api_url, node.admin_url);
             tokio::signal::ctrl_c().await?;
             node.shutdown().await;

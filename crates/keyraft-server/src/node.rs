@@ -86,9 +86,14 @@ impl RunningNode {
 
         tasks.push(tokio::spawn(keyraft_service::housekeeping::run(kms.clone(), Duration::from_secs(1), stopped(stop_rx))));
 
-        region_node.bootstrap().await?;
         tracing::info!(region = %config.region, node = config.node_id, %api_url, %admin_url, "node started");
         Ok(RunningNode { config, region_node, kms, api_url, admin_url, stop, tasks })
+    }
+
+    /// Initializes the region's group if this is its first start and this node is the bootstrap
+    /// node (the lowest id). Call once every voter's listeners are up.
+    pub async fn bootstrap(&self) -> anyhow::Result<()> {
+        Ok(self.region_node.bootstrap().await?)
     }
 
     /// Waits until the region has a leader that this node knows of.

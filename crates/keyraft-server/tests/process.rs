@@ -1,0 +1,197 @@
+//! Durability with real processes: the `keyraft` binary is spawned, killed with SIGKILL and
+//! restarted; every acknowledged write must be there afterwards.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aws_sdk_kms::primitives::Blob;
+use keyraft_testkit::sdk_client;
+
+const BIN: &str = env!("CARGO_BIN_EXE_keyraft");
+
+/// A base port whose whole `keyraft dev` range is free.
+fn free_base() -> u16 {
+    for attempt in 0..200u32 {
+        let base = 20_000 + ((std::process::id() * 7 + attempt * 211) % 400) as u16 * 100;
+        let ports: Vec<u16> = (0..2u16).flat_map(|i| (1..=3u16).flat_map(move |n| [0u16, 10, 20].map(|k| base + 100 * i + k + n))).collect();
+        if ports.iter().all(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no free port range");
+}
+
+fn spawn(args: &[&str], log: &Path) -> Child {
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "info,openraft=error")
+        .stdout(Stdio::from(out.try_clone().expect("log")))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .expect("spawn keyraft")
+}
+
+fn kill9(child: &mut Child) {
+    child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
+    let _ = child.wait();
+}
+
+async fn healthy(admin: &str) -> bool {
+    matches!(reqwest::get(format!("{admin}/healthz")).await, Ok(r) if r.status().is_success())
+}
+
+async fn wait_healthy(admins: &[String], log: &Path) {
+    for _ in 0..600 {
+        let mut all = true;
+        for a in admins {
+            all &= healthy(a).await;
+        }
+        if all {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("keyraft did not become healthy; log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+}
+
+fn dev_info(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("dev.json")).expect("dev.json")).expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dev_survives_kill_9_and_restart() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("keyraft.log");
+    let base = free_base();
+    let args = ["dev", "--data-dir", data.to_str().expect("utf8"), "--base-port", &base.to_string()];
+    let admins: Vec<String> =
+        (0..2u16).flat_map(|i| (1..=3u16).map(move |n| format!("http://127.0.0.1:{}", base + 100 * i + 20 + n))).collect();
+
+    let mut child = spawn(&args, &log);
+    wait_healthy(&admins, &log).await;
+    let info = dev_info(&data);
+    let (ak, sk) = (info["access_key_id"].as_str().unwrap().to_owned(), info["secret_access_key"].as_str().unwrap().to_owned());
+    let mut acked = Vec::new();
+    for (region, i) in [("us-east-1", 0u16), ("eu-west-1", 1)] {
+        for n in 1..=3u16 {
+            let client = sdk_client(&format!("http://127.0.0.1:{}", base + 100 * i + n), region, &ak, &sk);
+            let id = client.create_key().description(format!("n{n}")).send().await.expect("create").key_metadata().unwrap().key_id().to_owned();
+            client.create_alias().alias_name(format!("alias/k-{region}-{n}")).target_key_id(&id).send().await.expect("alias");
+            let ct = client.encrypt().key_id(&id).plaintext(Blob::new(format!("secret {n}"))).send().await.expect("encrypt");
+            let ct = ct.ciphertext_blob().unwrap().clone();
+            acked.push((region, i, n, id, ct));
+        }
+        // The last acknowledged write before the kill is a disable.
+        let c = sdk_client(&format!("http://127.0.0.1:{}", base + 100 * i + 1), region, &ak, &sk);
+        c.disable_key().key_id(&acked.last().unwrap().3).send().await.expect("disable");
+    }
+    kill9(&mut child);
+
+    let mut child = spawn(&args, &log);
+    wait_healthy(&admins, &log).await;
+    assert_eq!(dev_info(&data)["access_key_id"], info["access_key_id"], "dev credentials changed across restart");
+    for (region, i, n, id, ct) in &acked {
+        let client = sdk_client(&format!("http://127.0.0.1:{}", base + 100 * i + 4 - n), region, &ak, &sk);
+        let d = client.describe_key().key_id(format!("alias/k-{region}-{n}")).send().await.expect("describe by alias");
+        let md = d.key_metadata().unwrap();
+        assert_eq!(md.key_id(), id);
+        if *n == 3 {
+            assert_eq!(md.key_state().unwrap().as_str(), "Disabled", "the acknowledged disable was lost");
+        } else {
+            let pt = client.decrypt().ciphertext_blob(ct.clone()).send().await.expect("decrypt after restart");
+            assert_eq!(pt.plaintext().unwrap().as_ref(), format!("secret {n}").as_bytes());
+        }
+    }
+    kill9(&mut child);
+}
+
+struct Node {
+    config: PathBuf,
+    api: String,
+    admin: String,
+    child: Option<Child>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_writes_survive_kill_9_of_a_node_while_writes_run() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let log = tmp.path().join("keyraft.log");
+    let root = tmp.path().join("root.key");
+    keyraft_server::secrets::ensure_root_key(&root).expect("root key");
+    let ports = keyraft_testkit::free_ports(9);
+    let (ak, sk) = ("AKIAPROCESSTEST00001", "process-test-secret-0000000000000000000");
+    let peers: String = (0..3)
+        .map(|n| format!("[[peers]]\nid = {}\nraft_addr = \"127.0.0.1:{}\"\n", n + 1, ports[3 * n + 1]))
+        .collect();
+    let mut nodes: Vec<Node> = (0..3)
+        .map(|n| {
+            let config = tmp.path().join(format!("node{}.toml", n + 1));
+            let text = format!(
+                "cluster_id = \"proc-test\"\nregion = \"us-east-1\"\nnode_id = {}\ndata_dir = \"{}\"\napi_addr = \"127.0.0.1:{}\"\nraft_addr = \"127.0.0.1:{}\"\nadmin_addr = \"127.0.0.1:{}\"\nroot_key_file = \"{}\"\n{peers}\n[[credentials]]\naccess_key_id = \"{ak}\"\nsecret_access_key = \"{sk}\"\naccount_id = \"111122223333\"\n",
+                n + 1,
+                tmp.path().join(format!("node{}", n + 1)).display(),
+                ports[3 * n],
+                ports[3 * n + 1],
+                ports[3 * n + 2],
+                root.display()
+            );
+            std::fs::write(&config, text).expect("config");
+            Node {
+                config,
+                api: format!("http://127.0.0.1:{}", ports[3 * n]),
+                admin: format!("http://127.0.0.1:{}", ports[3 * n + 2]),
+                child: None,
+            }
+        })
+        .collect();
+    for n in nodes.iter_mut() {
+        n.child = Some(spawn(&["serve", "--config", n.config.to_str().unwrap()], &log));
+    }
+    let admins: Vec<String> = nodes.iter().map(|n| n.admin.clone()).collect();
+    wait_healthy(&admins, &log).await;
+
+    // Writes run through whichever node answers; the victim is killed and restarted meanwhile.
+    let clients: Vec<_> = nodes.iter().map(|n| sdk_client(&n.api, "us-east-1", ak, sk)).collect();
+    // The victim is the leader: its death forces an election while writes run.
+    let status: serde_json::Value =
+        reqwest::get(format!("{}/v1/status", nodes[0].admin)).await.expect("status").json().await.expect("json");
+    let leader = status["nodes"][0]["status"]["leader"].as_u64().expect("a leader");
+    let victim = (leader - 1) as usize;
+    let survivors: Vec<usize> = (0..3).filter(|i| *i != victim).collect();
+    let mut acked: Vec<String> = Vec::new();
+    let mut attempts = 0;
+    while acked.len() < 60 {
+        attempts += 1;
+        assert!(attempts < 400, "too many failed writes: {} acked of {attempts}", acked.len());
+        if acked.len() == 15 && nodes[victim].child.is_some() {
+            kill9(nodes[victim].child.as_mut().unwrap());
+            nodes[victim].child = None;
+        }
+        if acked.len() == 40 && nodes[victim].child.is_none() {
+            nodes[victim].child = Some(spawn(&["serve", "--config", nodes[victim].config.to_str().unwrap()], &log));
+        }
+        let via = survivors[attempts % 2];
+        match clients[via].create_key().description(format!("w{}", acked.len())).send().await {
+            Ok(out) => acked.push(out.key_metadata().unwrap().key_id().to_owned()),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    wait_healthy(&admins, &log).await;
+    // The restarted node serves every acknowledged key.
+    for id in &acked {
+        clients[victim].describe_key().key_id(id).send().await.unwrap_or_else(|e| panic!("key {id} missing on restarted node: {e:?}"));
+    }
+    // And the killed node's own state holds them too (not just via the leader).
+    let status: serde_json::Value =
+        reqwest::get(format!("{}/v1/status", nodes[victim].admin)).await.expect("status").json().await.expect("json");
+    let mine = status["nodes"].as_array().unwrap().iter().find(|n| n["node_id"] == leader).expect("victim");
+    assert!(mine["status"]["keys"].as_u64().unwrap() >= acked.len() as u64, "{mine}");
+    for n in nodes.iter_mut() {
+        if let Some(c) = n.child.as_mut() {
+            kill9(c);
+        }
+    }
+}

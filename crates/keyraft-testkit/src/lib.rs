@@ -1,0 +1,181 @@
+//! keyraft-testkit: what keyraft's integration tests share.
+//!
+//! - [`Cluster`]: `keyraft dev`'s regions started in-process on free loopback ports, real sled
+//!   on disk in a temp dir, with nodes that can be stopped and restarted one by one.
+//! - [`RecordingEntropy`]: the OS RNG, remembering every 32-byte value it produced (key material
+//!   and data keys), so tests can scan the disk for them.
+//! - [`sdk_client`]: an unmodified `aws-sdk-kms` client for an endpoint.
+//! - [`free_ports`]: loopback ports nobody listens on.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use keyraft_raft::SystemClock;
+use keyraft_server::dev::{DevInfo, DevOptions, NODES_PER_REGION};
+use keyraft_server::{NodeConfig, RunningNode};
+use keyraft_service::{Entropy, OsEntropy};
+
+/// `n` free loopback ports (bound once to learn them, then released).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n).filter_map(|_| TcpListener::bind("127.0.0.1:0").ok()).collect();
+    listeners.iter().filter_map(|l| l.local_addr().ok()).map(|a| a.port()).collect()
+}
+
+/// The OS RNG, recording every 32-byte fill (backing keys, 256-bit data keys).
+#[derive(Default)]
+pub struct RecordingEntropy {
+    seen: Mutex<Vec<[u8; 32]>>,
+}
+
+impl RecordingEntropy {
+    pub fn secrets(&self) -> Vec<[u8; 32]> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Entropy for RecordingEntropy {
+    fn fill(&self, buf: &mut [u8]) {
+        OsEntropy.fill(buf);
+        if let (Ok(arr), Ok(mut seen)) = (<[u8; 32]>::try_from(&*buf), self.seen.lock()) {
+            seen.push(arr);
+        }
+    }
+}
+
+/// Fast Raft timings for tests on a loaded 2-core machine.
+fn test_timings(cfg: &mut NodeConfig) {
+    cfg.heartbeat_ms = Some(50);
+}
+
+/// Regions of three nodes each, in this process, on real TCP and real sled.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub info: DevInfo,
+    pub entropy: Arc<RecordingEntropy>,
+    configs: Vec<NodeConfig>,
+    nodes: Vec<Option<RunningNode>>,
+}
+
+impl Cluster {
+    pub async fn start(regions: &[&str]) -> anyhow::Result<Self> {
+        Self::start_with(regions, test_timings).await
+    }
+
+    /// Starts with `tweak` applied to every node's config.
+    pub async fn start_with(regions: &[&str], tweak: fn(&mut NodeConfig)) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut opts = DevOptions::new(dir.path().join("data"));
+        opts.regions =
+            regions.iter().map(|r| keyraft_core::Region::parse(r).map_err(|e| anyhow::anyhow!("{e}"))).collect::<Result<_, _>>()?;
+        let ports = free_ports(regions.len() * NODES_PER_REGION as usize * 3);
+        opts.ports = Some(ports.chunks(3).map(|c| [c[0], c[1], c[2]]).collect());
+        opts.tweak = Some(tweak);
+        let entropy = Arc::new(RecordingEntropy::default());
+        let cluster = keyraft_server::dev::start(&opts, Arc::new(SystemClock), entropy.clone()).await?;
+        let configs = cluster.nodes.iter().map(|n| n.config.clone()).collect();
+        let info = cluster.info.clone();
+        let nodes = cluster.nodes.into_iter().map(Some).collect();
+        Ok(Cluster { dir, info, entropy, configs, nodes })
+    }
+
+    fn index(&self, region: &str, node: u64) -> usize {
+        self.configs
+            .iter()
+            .position(|c| c.region.as_str() == region && c.node_id == node)
+            .unwrap_or_else(|| panic!("no node {node} in region {region}"))
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn node(&self, region: &str, node: u64) -> &RunningNode {
+        self.nodes[self.index(region, node)].as_ref().unwrap_or_else(|| panic!("node {node} of {region} is stopped"))
+    }
+
+    pub fn endpoint(&self, region: &str, node: u64) -> String {
+        format!("http://{}", self.configs[self.index(region, node)].api_addr)
+    }
+
+    pub fn client(&self, region: &str, node: u64) -> aws_sdk_kms::Client {
+        sdk_client(&self.endpoint(region, node), region, &self.info.access_key_id, &self.info.secret_access_key)
+    }
+
+    /// The leader of `region` as seen by any running node.
+    pub fn leader(&self, region: &str) -> Option<u64> {
+        self.nodes
+            .iter()
+            .flatten()
+            .filter(|n| n.config.region.as_str() == region)
+            .find_map(|n| n.region_node.raft().metrics().borrow().current_leader)
+    }
+
+    /// Waits until a running node of `region` is leader and every running node knows it.
+    pub async fn wait_leader(&self, region: &str, timeout: Duration) -> anyhow::Result<u64> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let running: Vec<&RunningNode> =
+                self.nodes.iter().flatten().filter(|n| n.config.region.as_str() == region).collect();
+            let leaders: Vec<Option<u64>> =
+                running.iter().map(|n| n.region_node.raft().metrics().borrow().current_leader).collect();
+            if let Some(Some(l)) = leaders.first() {
+                if leaders.iter().all(|x| x == &Some(*l)) && running.iter().any(|n| n.config.node_id == *l) {
+                    return Ok(*l);
+                }
+            }
+            anyhow::ensure!(tokio::time::Instant::now() < deadline, "no agreed leader in {region}: {leaders:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops one node (its sled files stay on disk).
+    pub async fn stop_node(&mut self, region: &str, node: u64) {
+        let i = self.index(region, node);
+        if let Some(n) = self.nodes[i].take() {
+            n.shutdown().await;
+        }
+    }
+
+    /// Starts a stopped node again from its data dir.
+    pub async fn start_node(&mut self, region: &str, node: u64) -> anyhow::Result<()> {
+        let i = self.index(region, node);
+        anyhow::ensure!(self.nodes[i].is_none(), "node {node} of {region} is running");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        // The previous incarnation's sled lock and sockets are released asynchronously.
+        let started = loop {
+            match RunningNode::start(self.configs[i].clone(), Arc::new(SystemClock), self.entropy.clone()).await {
+                Ok(n) => break n,
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        self.nodes[i] = Some(started);
+        Ok(())
+    }
+
+    pub async fn shutdown(mut self) {
+        for n in self.nodes.iter_mut() {
+            if let Some(n) = n.take() {
+                n.shutdown().await;
+            }
+        }
+    }
+}
+
+/// An unmodified `aws-sdk-kms` client, as a user would build one.
+pub fn sdk_client(endpoint: &str, region: &str, access_key_id: &str, secret: &str) -> aws_sdk_kms::Client {
+    let creds = aws_credential_types::Credentials::new(access_key_id, secret, None, None, "keyraft-test");
+    let conf = aws_sdk_kms::Config::builder()
+        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+        .region(aws_sdk_kms::config::Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds)
+        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_kms::Client::from_conf(conf)
+}

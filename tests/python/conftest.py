@@ -65,16 +65,16 @@ def response_log():
 
 @pytest.fixture(scope="session")
 def make_client(dev_info, response_log):
-    """make_client(region, endpoint, access_key_id=..., secret_access_key=...) -> a boto3 KMS client."""
+    """make_client(region, endpoint, access_key_id=..., secret_access_key=..., **botocore_config)
+    -> a boto3 KMS client with its own session."""
 
-    def make(region, endpoint, access_key_id=None, secret_access_key=None, retries=None):
+    def make(region, endpoint, access_key_id=None, secret_access_key=None, **config):
         session = boto3.session.Session(
             aws_access_key_id=access_key_id or dev_info["access_key_id"],
             aws_secret_access_key=secret_access_key or dev_info["secret_access_key"],
             region_name=region,
         )
-        config = Config(retries=retries) if retries else None
-        client = session.client("kms", endpoint_url=endpoint, config=config)
+        client = session.client("kms", endpoint_url=endpoint, config=Config(**config) if config else None)
         client.meta.events.register("after-call.kms", response_log)
         return client
 

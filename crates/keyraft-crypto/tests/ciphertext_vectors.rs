@@ -8,7 +8,10 @@ use serde_json::{json, Value};
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/ciphertext-v1.json");
 
-fn cases() -> Vec<(Vec<u8>, String, u32, Vec<u8>, Vec<u8>, [u8; 12])> {
+/// (material, key id, version, canonical context, plaintext, nonce)
+type Case = (Vec<u8>, String, u32, Vec<u8>, Vec<u8>, [u8; 12]);
+
+fn cases() -> Vec<Case> {
     let ctx_empty = keyraft_core::EncryptionContext::default().canonical_bytes();
     let ctx = keyraft_core::EncryptionContext::new(
         [("purpose".to_string(), "test".to_string()), ("ünïcödé".to_string(), "✓".to_string())].into(),

@@ -75,3 +75,27 @@ impl NodeConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example deployment in `cluster-config/` parses and is consistent.
+    #[test]
+    fn example_configs_are_valid() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../cluster-config");
+        let mut seen = 0;
+        for region in ["us-east-1", "eu-west-1"] {
+            for n in 1..=3u64 {
+                let path = format!("{root}/{region}/node{n}.toml");
+                let text = std::fs::read_to_string(&path).unwrap();
+                let cfg: NodeConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+                cfg.validate().unwrap();
+                assert_eq!((cfg.region.as_str(), cfg.node_id), (region, n));
+                assert_eq!(cfg.region_config().peers.len(), 3);
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 6);
+    }
+}

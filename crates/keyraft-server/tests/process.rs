@@ -93,6 +93,13 @@ async fn dev_survives_kill_9_and_restart() {
     let mut child = spawn(&args, &log);
     wait_healthy(&admins, &log).await;
     assert_eq!(dev_info(&data)["access_key_id"], info["access_key_id"], "dev credentials changed across restart");
+    // `keyraft status` shows the region: three nodes, one leader, all agreeing on it.
+    let out = Command::new(BIN).args(["status", "--endpoint", &admins[0]]).output().expect("keyraft status");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("region us-east-1"), "{text}");
+    assert_eq!(text.matches("Leader").count(), 1, "{text}");
+    assert_eq!(text.matches("Follower").count(), 2, "{text}");
     for (region, i, n, id, ct) in &acked {
         let client = sdk_client(&format!("http://127.0.0.1:{}", base + 100 * i + 4 - n), region, &ak, &sk);
         let d = client.describe_key().key_id(format!("alias/k-{region}-{n}")).send().await.expect("describe by alias");

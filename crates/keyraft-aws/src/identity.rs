@@ -39,8 +39,7 @@ impl Identities {
         let keys = creds
             .iter()
             .map(|c| {
-                let principal =
-                    c.principal.clone().unwrap_or_else(|| format!("arn:aws:iam::{}:root", c.account_id));
+                let principal = c.principal.clone().unwrap_or_else(|| format!("arn:aws:iam::{}:root", c.account_id));
                 (
                     c.access_key_id.clone(),
                     (Zeroizing::new(c.secret_access_key.clone()), Caller { account: c.account_id.clone(), principal }),

@@ -11,17 +11,62 @@ use crate::wire::{b64, epoch, key_metadata, missing, Input};
 /// Every operation of the KMS API (botocore's `kms/2014-11-01` model). Those without a handler
 /// answer UnsupportedOperationException; any other name is UnknownOperationException.
 pub const ALL_OPERATIONS: &[&str] = &[
-    "CancelKeyDeletion", "ConnectCustomKeyStore", "CreateAlias", "CreateCustomKeyStore", "CreateGrant",
-    "CreateKey", "Decapsulate", "Decrypt", "DeleteAlias", "DeleteCustomKeyStore", "DeleteImportedKeyMaterial",
-    "DeriveSharedSecret", "DescribeCustomKeyStores", "DescribeKey", "DisableKey", "DisableKeyRotation",
-    "DisconnectCustomKeyStore", "EnableKey", "EnableKeyRotation", "Encapsulate", "Encrypt", "GenerateDataKey",
-    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext",
-    "GenerateMac", "GenerateRandom", "GetKeyLastUsage", "GetKeyPolicy", "GetKeyRotationStatus",
-    "GetParametersForImport", "GetPublicKey", "ImportKeyMaterial", "ListAliases", "ListGrants",
-    "ListKeyPolicies", "ListKeyRotations", "ListKeys", "ListResourceTags", "ListRetirableGrants",
-    "PutKeyPolicy", "ReEncrypt", "ReplicateKey", "RetireGrant", "RevokeGrant", "RotateKeyOnDemand",
-    "ScheduleKeyDeletion", "Sign", "TagResource", "UntagResource", "UpdateAlias", "UpdateCustomKeyStore",
-    "UpdateKeyDescription", "UpdatePrimaryRegion", "Verify", "VerifyMac",
+    "CancelKeyDeletion",
+    "ConnectCustomKeyStore",
+    "CreateAlias",
+    "CreateCustomKeyStore",
+    "CreateGrant",
+    "CreateKey",
+    "Decapsulate",
+    "Decrypt",
+    "DeleteAlias",
+    "DeleteCustomKeyStore",
+    "DeleteImportedKeyMaterial",
+    "DeriveSharedSecret",
+    "DescribeCustomKeyStores",
+    "DescribeKey",
+    "DisableKey",
+    "DisableKeyRotation",
+    "DisconnectCustomKeyStore",
+    "EnableKey",
+    "EnableKeyRotation",
+    "Encapsulate",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "GenerateRandom",
+    "GetKeyLastUsage",
+    "GetKeyPolicy",
+    "GetKeyRotationStatus",
+    "GetParametersForImport",
+    "GetPublicKey",
+    "ImportKeyMaterial",
+    "ListAliases",
+    "ListGrants",
+    "ListKeyPolicies",
+    "ListKeyRotations",
+    "ListKeys",
+    "ListResourceTags",
+    "ListRetirableGrants",
+    "PutKeyPolicy",
+    "ReEncrypt",
+    "ReplicateKey",
+    "RetireGrant",
+    "RevokeGrant",
+    "RotateKeyOnDemand",
+    "ScheduleKeyDeletion",
+    "Sign",
+    "TagResource",
+    "UntagResource",
+    "UpdateAlias",
+    "UpdateCustomKeyStore",
+    "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
+    "Verify",
+    "VerifyMac",
 ];
 
 const ENCRYPTION_ALGORITHM: &str = "SYMMETRIC_DEFAULT";
@@ -48,8 +93,29 @@ fn names<T: std::fmt::Display>(all: &[T]) -> Vec<String> {
     all.iter().map(|v| v.to_string()).collect()
 }
 
+/// Operations with a `DryRun` member that change nothing: run in full (so that every check
+/// applies), then the result is withheld. Operations with side effects (grants) must handle
+/// `DryRun` before they write.
+const DRY_RUN_READ_ONLY: &[&str] = &[
+    "Decapsulate",
+    "Decrypt",
+    "DeriveSharedSecret",
+    "Encapsulate",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "ReEncrypt",
+    "Sign",
+    "Verify",
+    "VerifyMac",
+];
+
 /// Runs one operation. `Ok(None)` means: not implemented in this version.
 pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Result<Option<Value>, AwsError> {
+    let dry_run = DRY_RUN_READ_ONLY.contains(&op) && input.bool_opt("DryRun")?.unwrap_or(false);
     let out = match op {
         "CreateKey" => {
             let specs = names(KeySpec::ALL);
@@ -164,16 +230,21 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
         }
         "ListResourceTags" => {
             let page = kms
-                .list_resource_tags(caller, &input.key_ref_req("KeyId")?, limit(input)?, input.str_len("Marker", 1, 1024)?)
+                .list_resource_tags(
+                    caller,
+                    &input.key_ref_req("KeyId")?,
+                    limit(input)?,
+                    input.str_len("Marker", 1, 1024)?,
+                )
                 .await?;
             let tags: Vec<Value> = page.items.iter().map(|(k, v)| json!({"TagKey": k, "TagValue": v})).collect();
             paged(json!({ "Tags": tags }), page.next_marker)
         }
         "Encrypt" => {
             check_algorithm(input, "EncryptionAlgorithm")?;
-            input.bool_opt("DryRun")?;
             let pt = input.blob_req("Plaintext", 1, 4096)?;
-            let out = kms.encrypt(caller, &input.key_ref_req("KeyId")?, &pt, &input.context("EncryptionContext")?).await?;
+            let out =
+                kms.encrypt(caller, &input.key_ref_req("KeyId")?, &pt, &input.context("EncryptionContext")?).await?;
             json!({
                 "CiphertextBlob": b64(&out.ciphertext),
                 "KeyId": out.key.to_string(),
@@ -183,7 +254,11 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
         "Decrypt" => {
             check_algorithm(input, "EncryptionAlgorithm")?;
             if input.get_object("Recipient") {
-                return Err(AwsError::new("UnsupportedOperationException", 400, "Recipient (Nitro enclaves) is not supported"));
+                return Err(AwsError::new(
+                    "UnsupportedOperationException",
+                    400,
+                    "Recipient (Nitro enclaves) is not supported",
+                ));
             }
             let ct = input.blob_req("CiphertextBlob", 1, 6144)?;
             let key = input.key_ref("KeyId")?;
@@ -219,7 +294,11 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
         "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
             let with_plaintext = op == "GenerateDataKey";
             if with_plaintext && input.get_object("Recipient") {
-                return Err(AwsError::new("UnsupportedOperationException", 400, "Recipient (Nitro enclaves) is not supported"));
+                return Err(AwsError::new(
+                    "UnsupportedOperationException",
+                    400,
+                    "Recipient (Nitro enclaves) is not supported",
+                ));
             }
             let spec = input.enum_opt(
                 "KeySpec",
@@ -234,14 +313,16 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
             let bytes = match (spec, n) {
                 (Some(b), None) => b,
                 (None, Some(n)) => n as usize,
-                _ => {
-                    return Err(AwsError::validation(
-                        "Please specify either number of bytes or key spec.",
-                    ))
-                }
+                _ => return Err(AwsError::validation("Please specify either number of bytes or key spec.")),
             };
             let out = kms
-                .generate_data_key(caller, &input.key_ref_req("KeyId")?, bytes, &input.context("EncryptionContext")?, with_plaintext)
+                .generate_data_key(
+                    caller,
+                    &input.key_ref_req("KeyId")?,
+                    bytes,
+                    &input.context("EncryptionContext")?,
+                    with_plaintext,
+                )
                 .await?;
             let mut v = json!({ "CiphertextBlob": b64(&out.ciphertext), "KeyId": out.key.to_string() });
             if let (Some(p), Value::Object(o)) = (&out.plaintext, &mut v) {
@@ -264,8 +345,13 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
         "PutKeyPolicy" => {
             input.bool_opt("BypassPolicyLockoutSafetyCheck")?;
             let policy = input.str_len("Policy", 1, 32768)?.ok_or_else(|| missing("Policy"))?;
-            kms.put_key_policy(caller, &input.key_ref_req("KeyId")?, input.str_len("PolicyName", 1, 128)?, policy.to_owned())
-                .await?;
+            kms.put_key_policy(
+                caller,
+                &input.key_ref_req("KeyId")?,
+                input.str_len("PolicyName", 1, 128)?,
+                policy.to_owned(),
+            )
+            .await?;
             json!({})
         }
         "ListKeyPolicies" => {
@@ -293,6 +379,13 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
         }
         _ => return Ok(None),
     };
+    if dry_run {
+        return Err(AwsError::new(
+            "DryRunOperationException",
+            412,
+            "The request was rejected because the DryRun parameter was specified.",
+        ));
+    }
     Ok(Some(out))
 }
 

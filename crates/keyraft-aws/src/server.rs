@@ -34,11 +34,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
 }
 
 fn respond(request_id: &str, status: u16, body: &Value) -> Response {
-    let mut r = (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        body.to_string(),
-    )
-        .into_response();
+    let mut r =
+        (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body.to_string()).into_response();
     let h = r.headers_mut();
     h.insert("content-type", HeaderValue::from_static(CONTENT_TYPE));
     if let Ok(v) = HeaderValue::from_str(request_id) {
@@ -91,10 +88,9 @@ async fn serve(st: &ApiState, req: Request<Body>) -> Result<Value, AwsError> {
         st.identities.as_ref(),
     )
     .map_err(|e| AwsError::new(e.aws_exception(), e.http_status(), e.to_string()))?;
-    let caller = st
-        .identities
-        .caller(&verified.access_key_id)
-        .ok_or_else(|| AwsError::new("UnrecognizedClientException", 400, "The security token included in the request is invalid."))?;
+    let caller = st.identities.caller(&verified.access_key_id).ok_or_else(|| {
+        AwsError::new("UnrecognizedClientException", 400, "The security token included in the request is invalid.")
+    })?;
     let unknown = || AwsError::new("UnknownOperationException", 400, "");
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).ok_or_else(unknown)?;
     let op = target.strip_prefix("TrentService.").filter(|op| ALL_OPERATIONS.contains(op)).ok_or_else(unknown)?;
@@ -103,10 +99,6 @@ async fn serve(st: &ApiState, req: Request<Body>) -> Result<Value, AwsError> {
     }
     let input = Input::parse(&body)?;
     dispatch(&st.kms, caller, op, &input).await?.ok_or_else(|| {
-        AwsError::new(
-            "UnsupportedOperationException",
-            400,
-            format!("{op} is not supported by this keyraft version"),
-        )
+        AwsError::new("UnsupportedOperationException", 400, format!("{op} is not supported by this keyraft version"))
     })
 }

@@ -177,9 +177,17 @@ impl Input {
             Some(Value::Array(a)) => a
                 .iter()
                 .map(|t| {
-                    let k = t.get("TagKey").and_then(Value::as_str).ok_or_else(|| missing("TagKey"))?;
-                    let v = t.get("TagValue").and_then(Value::as_str).ok_or_else(|| missing("TagValue"))?;
-                    Ok((k.to_owned(), v.to_owned()))
+                    // A tag that is not a structure, or a member that is not a string, is a
+                    // SerializationException; an absent member a ValidationException.
+                    let Value::Object(t) = t else {
+                        return Err(wrong_type(member, "list of Tag structures"));
+                    };
+                    let field = |name: &str| match t.get(name) {
+                        None | Some(Value::Null) => Err(missing(name)),
+                        Some(Value::String(s)) => Ok(s.clone()),
+                        Some(_) => Err(wrong_type(name, "string")),
+                    };
+                    Ok((field("TagKey")?, field("TagValue")?))
                 })
                 .collect::<Result<Vec<_>, AwsError>>()
                 .map(Some),
@@ -188,7 +196,12 @@ impl Input {
     }
 
     /// An AWS enum member.
-    pub fn enum_opt<T>(&self, member: &str, parse: impl Fn(&str) -> Option<T>, all: &[&str]) -> Result<Option<T>, AwsError> {
+    pub fn enum_opt<T>(
+        &self,
+        member: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        all: &[&str],
+    ) -> Result<Option<T>, AwsError> {
         match self.str_opt(member)? {
             None => Ok(None),
             Some(s) => parse(s).map(Some).ok_or_else(|| {

@@ -24,9 +24,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 fn case_dir(case: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/vectors/sigv4")
-        .join(case)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/sigv4").join(case)
 }
 
 fn read(case: &str, file: &str) -> String {
@@ -50,16 +48,11 @@ impl RawRequest {
         let request_line = lines.next().expect("request line");
         let (method, rest) = request_line.split_once(' ').expect("method");
         // The target may contain spaces (get-space-unnormalized); the version is optional.
-        let target = rest
-            .rsplit_once(" HTTP/")
-            .map_or(rest, |(target, _)| target);
+        let target = rest.rsplit_once(" HTTP/").map_or(rest, |(target, _)| target);
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let mut headers = HeaderMap::new();
         for line in lines.filter(|line| !line.is_empty()) {
-            assert!(
-                !line.starts_with([' ', '\t']),
-                "folded header lines are not supported: {line:?}"
-            );
+            assert!(!line.starts_with([' ', '\t']), "folded header lines are not supported: {line:?}");
             let (name, value) = line.split_once(':').expect("header line");
             headers.append(
                 HeaderName::from_bytes(name.as_bytes()).expect("header name"),
@@ -102,13 +95,8 @@ struct Context {
 
 impl Context {
     fn load(case: &str) -> Context {
-        let json: serde_json::Value =
-            serde_json::from_str(&read(case, "context.json")).expect("context.json");
-        let text = |pointer: &str| {
-            json.pointer(pointer)
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned)
-        };
+        let json: serde_json::Value = serde_json::from_str(&read(case, "context.json")).expect("context.json");
+        let text = |pointer: &str| json.pointer(pointer).and_then(serde_json::Value::as_str).map(str::to_owned);
         let flag = |name: &str| json.get(name).and_then(serde_json::Value::as_bool);
         Context {
             access_key_id: text("/credentials/access_key_id").expect("access_key_id"),
@@ -126,11 +114,7 @@ impl Context {
     }
 
     fn expected(&self, now: OffsetDateTime) -> Expected<'_> {
-        Expected {
-            region: &self.region,
-            service: &self.service,
-            now,
-        }
+        Expected { region: &self.region, service: &self.service, now }
     }
 
     fn secrets(&self) -> HashMap<String, String> {
@@ -145,10 +129,7 @@ fn signed_headers_of(headers: &HeaderMap) -> String {
 }
 
 fn header_set(headers: &HeaderMap) -> BTreeSet<(String, Vec<u8>)> {
-    headers
-        .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
-        .collect()
+    headers.iter().map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec())).collect()
 }
 
 fn assert_refused(result: Result<sigv4::Verified, SigV4Error>, message: &str, case: &str) {
@@ -175,35 +156,21 @@ fn run_case(case: &str) {
     let date = &amz_date[..8];
     let scope = sigv4::credential_scope(date, &ctx.region, &ctx.service);
     let sts = sigv4::string_to_sign(&amz_date, &scope, &creq);
-    assert_eq!(
-        sts,
-        read(case, "header-string-to-sign.txt"),
-        "{case}: string to sign"
-    );
+    assert_eq!(sts, read(case, "header-string-to-sign.txt"), "{case}: string to sign");
     let key = sigv4::signing_key(&ctx.secret_access_key, date, &ctx.region, &ctx.service);
-    assert_eq!(
-        sigv4::signature(&key, &sts),
-        read(case, "header-signature.txt"),
-        "{case}: signature"
-    );
+    assert_eq!(sigv4::signature(&key, &sts), read(case, "header-signature.txt"), "{case}: signature");
 
     // `sign` reproduces the signed request.
     if ctx.normalize {
         let unsigned = RawRequest::parse(&read(case, "request.txt"));
         let mut headers = unsigned.headers.clone();
-        let token = ctx
-            .token
-            .as_deref()
-            .map(|t| HeaderValue::from_str(t).expect("token"));
+        let token = ctx.token.as_deref().map(|t| HeaderValue::from_str(t).expect("token"));
         if let Some(token) = token.clone().filter(|_| !ctx.omit_session_token) {
             headers.insert("x-amz-security-token", token);
         }
         if ctx.sign_body {
             let hash = sigv4::sha256_hex(&unsigned.body);
-            headers.insert(
-                sigv4::X_AMZ_CONTENT_SHA256,
-                HeaderValue::from_str(&hash).expect("hex"),
-            );
+            headers.insert(sigv4::X_AMZ_CONTENT_SHA256, HeaderValue::from_str(&hash).expect("hex"));
         }
         let authorization = sigv4::sign(
             &unsigned.method,
@@ -223,15 +190,8 @@ fn run_case(case: &str) {
         if let Some(token) = token.filter(|_| ctx.omit_session_token) {
             headers.insert("x-amz-security-token", token);
         }
-        assert_eq!(
-            authorization, signed.headers[AUTHORIZATION],
-            "{case}: Authorization"
-        );
-        assert_eq!(
-            header_set(&headers),
-            header_set(&signed.headers),
-            "{case}: signed headers"
-        );
+        assert_eq!(authorization, signed.headers[AUTHORIZATION], "{case}: Authorization");
+        assert_eq!(header_set(&headers), header_set(&signed.headers), "{case}: signed headers");
     }
 
     // `verify`.
@@ -247,44 +207,26 @@ fn run_case(case: &str) {
         );
         return;
     }
-    let verified = sigv4::verify(&req, &ctx.expected(at), &secrets)
-        .unwrap_or_else(|e| panic!("{case}: refused: {e:?}"));
+    let verified =
+        sigv4::verify(&req, &ctx.expected(at), &secrets).unwrap_or_else(|e| panic!("{case}: refused: {e:?}"));
     assert_eq!(verified.access_key_id, ctx.access_key_id, "{case}");
     assert_eq!(verified.signed_at, at, "{case}");
     // Still accepted at the edges of the allowed clock skew.
     for skew in [Duration::minutes(5), Duration::minutes(-5)] {
-        assert!(
-            sigv4::verify(&req, &ctx.expected(at + skew), &secrets).is_ok(),
-            "{case}: skew {skew}"
-        );
+        assert!(sigv4::verify(&req, &ctx.expected(at + skew), &secrets).is_ok(), "{case}: skew {skew}");
     }
 
     let mismatch = sigv4::SIGNATURE_MISMATCH_MESSAGE;
 
     // Another secret.
-    let wrong_secret = HashMap::from([(
-        ctx.access_key_id.clone(),
-        format!("{}x", ctx.secret_access_key),
-    )]);
-    assert_refused(
-        sigv4::verify(&req, &ctx.expected(at), &wrong_secret),
-        mismatch,
-        case,
-    );
+    let wrong_secret = HashMap::from([(ctx.access_key_id.clone(), format!("{}x", ctx.secret_access_key))]);
+    assert_refused(sigv4::verify(&req, &ctx.expected(at), &wrong_secret), mismatch, case);
 
     // Another body (with `x-amz-content-sha256` it no longer matches the header first).
     let mut body = signed.body.clone();
     body.extend_from_slice(b"&tampered=1");
-    let result = sigv4::verify(
-        &SignedRequest { body: &body, ..req },
-        &ctx.expected(at),
-        &secrets,
-    );
-    let expected_error = if ctx.sign_body {
-        SigV4Error::PayloadHashMismatch
-    } else {
-        SigV4Error::SignatureMismatch
-    };
+    let result = sigv4::verify(&SignedRequest { body: &body, ..req }, &ctx.expected(at), &secrets);
+    let expected_error = if ctx.sign_body { SigV4Error::PayloadHashMismatch } else { SigV4Error::SignatureMismatch };
     assert_eq!(result.as_ref().err(), Some(&expected_error), "{case}: body");
     assert_refused(result, mismatch, case);
 
@@ -292,14 +234,7 @@ fn run_case(case: &str) {
     let mut headers = signed.headers.clone();
     headers.insert(HOST, HeaderValue::from_static("attacker.example.com"));
     assert_refused(
-        sigv4::verify(
-            &SignedRequest {
-                headers: &headers,
-                ..req
-            },
-            &ctx.expected(at),
-            &secrets,
-        ),
+        sigv4::verify(&SignedRequest { headers: &headers, ..req }, &ctx.expected(at), &secrets),
         mismatch,
         case,
     );
@@ -319,28 +254,17 @@ fn run_case(case: &str) {
     );
 
     // Another region, another service.
-    let other_region = Expected {
-        region: "eu-west-1",
-        ..ctx.expected(at)
-    };
+    let other_region = Expected { region: "eu-west-1", ..ctx.expected(at) };
     assert_refused(
         sigv4::verify(&req, &other_region, &secrets),
         "Credential should be scoped to a valid region, not 'us-east-1'.",
         case,
     );
-    let kms = Expected {
-        service: "kms",
-        ..ctx.expected(at)
-    };
-    assert_refused(
-        sigv4::verify(&req, &kms, &secrets),
-        "Credential should be scoped to correct service: 'kms'.",
-        case,
-    );
+    let kms = Expected { service: "kms", ..ctx.expected(at) };
+    assert_refused(sigv4::verify(&req, &kms, &secrets), "Credential should be scoped to correct service: 'kms'.", case);
 
     // An unknown access key.
-    let err = sigv4::verify(&req, &ctx.expected(at), &HashMap::<String, String>::new())
-        .expect_err("unknown key");
+    let err = sigv4::verify(&req, &ctx.expected(at), &HashMap::<String, String>::new()).expect_err("unknown key");
     assert_eq!(err.aws_exception(), "UnrecognizedClientException", "{case}");
 }
 
@@ -350,16 +274,8 @@ fn run_uri_case(case: &str) {
     let expected = read(case, "header-canonical-request.txt");
     let mut lines = expected.lines();
     assert_eq!(lines.next(), Some(unsigned.method.as_str()), "{case}");
-    assert_eq!(
-        Some(sigv4::canonical_uri(&unsigned.path, true).as_str()),
-        lines.next(),
-        "{case}: canonical URI"
-    );
-    assert_eq!(
-        Some(sigv4::canonical_query_string(&unsigned.query).as_str()),
-        lines.next(),
-        "{case}: canonical query"
-    );
+    assert_eq!(Some(sigv4::canonical_uri(&unsigned.path, true).as_str()), lines.next(), "{case}: canonical URI");
+    assert_eq!(Some(sigv4::canonical_query_string(&unsigned.query).as_str()), lines.next(), "{case}: canonical query");
 }
 
 macro_rules! vectors {

@@ -36,20 +36,56 @@ pub struct Envelope {
 /// A change to the region's key state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
-    CreateKey { record: Box<KeyRecord> },
-    UpdateDescription { key: KeyId, description: String },
-    SetEnabled { key: KeyId, enabled: bool },
-    ScheduleDeletion { key: KeyId, window_days: u32 },
-    CancelDeletion { key: KeyId },
+    CreateKey {
+        record: Box<KeyRecord>,
+    },
+    UpdateDescription {
+        key: KeyId,
+        description: String,
+    },
+    SetEnabled {
+        key: KeyId,
+        enabled: bool,
+    },
+    ScheduleDeletion {
+        key: KeyId,
+        window_days: u32,
+    },
+    CancelDeletion {
+        key: KeyId,
+    },
     /// Time-driven: proposed by the leader once a key's deletion date has passed.
-    DeleteKey { key: KeyId },
-    CreateAlias { alias: AliasName, key: KeyId },
-    UpdateAlias { alias: AliasName, key: KeyId },
-    DeleteAlias { alias: AliasName },
-    TagResource { key: KeyId, tags: Vec<(String, String)> },
-    UntagResource { key: KeyId, tag_keys: Vec<String> },
-    PutKeyPolicy { key: KeyId, name: String, policy: String },
-    SetRotation { key: KeyId, period_days: Option<u32> },
+    DeleteKey {
+        key: KeyId,
+    },
+    CreateAlias {
+        alias: AliasName,
+        key: KeyId,
+    },
+    UpdateAlias {
+        alias: AliasName,
+        key: KeyId,
+    },
+    DeleteAlias {
+        alias: AliasName,
+    },
+    TagResource {
+        key: KeyId,
+        tags: Vec<(String, String)>,
+    },
+    UntagResource {
+        key: KeyId,
+        tag_keys: Vec<String>,
+    },
+    PutKeyPolicy {
+        key: KeyId,
+        name: String,
+        policy: String,
+    },
+    SetRotation {
+        key: KeyId,
+        period_days: Option<u32>,
+    },
 }
 
 impl Command {

@@ -21,8 +21,7 @@ impl KeyId {
             hex.len() == 32 && is_lower_hex(hex)
         } else {
             let parts: Vec<&str> = s.split('-').collect();
-            parts.len() == 5
-                && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && is_lower_hex(p))
+            parts.len() == 5 && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && is_lower_hex(p))
         };
         if ok {
             Ok(KeyId(s.to_owned()))

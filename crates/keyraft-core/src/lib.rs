@@ -20,9 +20,9 @@ pub mod lifecycle;
 pub mod model;
 pub mod state;
 
-pub use context::EncryptionContext;
 pub use clock::Clock;
 pub use command::{Applied, ApplyResult, Command, Envelope};
+pub use context::EncryptionContext;
 pub use error::CoreError;
 pub use ids::{AccountId, AliasName, KeyArn, KeyId, KeyRef, Region};
 pub use model::{AliasRecord, KeyRecord, KeySpec, KeyState, KeyUsage, Origin, WrappedMaterial};

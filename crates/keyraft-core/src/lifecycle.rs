@@ -55,10 +55,7 @@ pub fn check_read(k: &KeyRecord) -> Result<(), CoreError> {
 /// DisabledException.
 pub fn check_rotation_change(k: &KeyRecord) -> Result<(), CoreError> {
     if k.spec != KeySpec::SymmetricDefault || k.origin != Origin::AwsKms {
-        return Err(CoreError::Unsupported(format!(
-            "{} does not support automatic key rotation.",
-            k.arn()
-        )));
+        return Err(CoreError::Unsupported(format!("{} does not support automatic key rotation.", k.arn())));
     }
     check_crypto(k)
 }

@@ -47,12 +47,8 @@ impl RegionState {
         let now = self.clock_ms.max(env.time_ms);
         self.clock_ms = now;
         // Forget idempotency ids older than the window.
-        let expired: Vec<RequestId> = self
-            .requests
-            .iter()
-            .filter(|(_, r)| r.time_ms + DEDUPE_WINDOW_MS < now)
-            .map(|(id, _)| *id)
-            .collect();
+        let expired: Vec<RequestId> =
+            self.requests.iter().filter(|(_, r)| r.time_ms + DEDUPE_WINDOW_MS < now).map(|(id, _)| *id).collect();
         for id in expired {
             self.requests.remove(&id);
             touched.requests.push(id);
@@ -152,7 +148,8 @@ impl RegionState {
                 Ok(Applied::Alias(rec))
             }
             Command::UpdateAlias { alias, key } => {
-                let new_target = self.keys.get(key).ok_or_else(|| CoreError::NotFound(format!("Key '{key}' does not exist")))?;
+                let new_target =
+                    self.keys.get(key).ok_or_else(|| CoreError::NotFound(format!("Key '{key}' does not exist")))?;
                 lifecycle::check_manage(new_target)?;
                 let (spec, usage) = (new_target.spec, new_target.usage);
                 let current = self

@@ -41,9 +41,8 @@ pub fn wrap(
     let cipher = Aes256Gcm::new(root.bytes().into());
     let aad = aad(key_id, version);
     // Encryption with a 32-byte message cannot fail (only messages over 64 GiB can).
-    let ct = cipher
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: material.bytes(), aad: &aad })
-        .unwrap_or_default();
+    let ct =
+        cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: material.bytes(), aad: &aad }).unwrap_or_default();
     let mut out = Vec::with_capacity(HEADER + ct.len());
     out.push(FORMAT);
     out.extend_from_slice(&root.generation().to_be_bytes());

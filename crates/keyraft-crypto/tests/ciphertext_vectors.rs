@@ -21,7 +21,14 @@ fn cases() -> Vec<Case> {
     vec![
         ((0u8..32).collect(), "1234abcd-12ab-34cd-56ef-1234567890ab".into(), 1, ctx_empty, b"hello".to_vec(), [0; 12]),
         ([0xa5u8; 32].to_vec(), "mrk-1234abcd12ab34cd56ef1234567890ab".into(), 7, ctx, vec![0u8; 64], [9; 12]),
-        ((32u8..64).collect(), "0f0f0f0f-0000-4000-8000-000000000000".into(), 4096, vec![0, 0, 0, 0], (0..=255).collect(), [0xff; 12]),
+        (
+            (32u8..64).collect(),
+            "0f0f0f0f-0000-4000-8000-000000000000".into(),
+            4096,
+            vec![0, 0, 0, 0],
+            (0..=255).collect(),
+            [0xff; 12],
+        ),
     ]
 }
 

@@ -45,12 +45,7 @@ pub struct Clients {
 
 impl Clients {
     pub fn new(cluster_id: &str, region: &str, from: NodeId) -> Self {
-        Clients {
-            cluster_id: cluster_id.to_owned(),
-            region: region.to_owned(),
-            from,
-            channels: Arc::default(),
-        }
+        Clients { cluster_id: cluster_id.to_owned(), region: region.to_owned(), from, channels: Arc::default() }
     }
 
     fn channel(&self, addr: &str) -> Result<Channel, RaftNodeError> {

@@ -38,13 +38,18 @@ impl RaftGrpc {
             )));
         }
         if !cfg.peers.contains_key(&req.from) {
-            return Err(Status::permission_denied(format!("node {} is not a member of region {}", req.from, cfg.region)));
+            return Err(Status::permission_denied(format!(
+                "node {} is not a member of region {}",
+                req.from, cfg.region
+            )));
         }
         Ok(())
     }
 
     fn reply<T: Serialize>(v: &T) -> Result<Response<RaftReply>, Status> {
-        codec::encode(v).map(|payload| Response::new(RaftReply { payload })).map_err(|e| Status::internal(e.to_string()))
+        codec::encode(v)
+            .map(|payload| Response::new(RaftReply { payload }))
+            .map_err(|e| Status::internal(e.to_string()))
     }
 
     fn payload<T: serde::de::DeserializeOwned>(&self, req: Request<RaftRequest>) -> Result<T, Status> {

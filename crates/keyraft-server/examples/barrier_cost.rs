@@ -73,7 +73,8 @@ async fn client_loop(
 async fn run(barrier: bool, secs: u64, clients: usize) -> anyhow::Result<Run> {
     let c = Cluster::start_with(&[R], if barrier { with_barrier } else { without_barrier }).await?;
     c.wait_leader(R, Duration::from_secs(20)).await?;
-    let key = c.client(R, 1).create_key().send().await?.key_metadata().map(|m| m.key_id().to_owned()).unwrap_or_default();
+    let key =
+        c.client(R, 1).create_key().send().await?.key_metadata().map(|m| m.key_id().to_owned()).unwrap_or_default();
     let plaintext = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
     let body = serde_json::json!({ "KeyId": key, "Plaintext": plaintext }).to_string();
     let stop = Arc::new(AtomicBool::new(false));

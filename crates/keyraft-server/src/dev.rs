@@ -124,7 +124,8 @@ pub fn configs(opts: &DevOptions) -> anyhow::Result<(Vec<NodeConfig>, (String, S
 fn dev_credentials(dir: &Path) -> anyhow::Result<(String, String)> {
     let path = dir.join("dev-credentials.json");
     if let Ok(text) = std::fs::read_to_string(&path) {
-        let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
         if let (Some(a), Some(s)) = (v["access_key_id"].as_str(), v["secret_access_key"].as_str()) {
             return Ok((a.to_owned(), s.to_owned()));
         }

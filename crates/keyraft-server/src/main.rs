@@ -12,7 +12,11 @@ use keyraft_server::{NodeConfig, RunningNode};
 use keyraft_service::OsEntropy;
 
 #[derive(Parser)]
-#[command(name = "keyraft", version, about = "A self-hosted, multi-region key management service speaking the AWS KMS API")]
+#[command(
+    name = "keyraft",
+    version,
+    about = "A self-hosted, multi-region key management service speaking the AWS KMS API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -64,7 +68,10 @@ async fn main() -> anyhow::Result<()> {
             let cfg: NodeConfig = toml::from_str(&text).with_context(|| format!("parsing {}", config.display()))?;
             let node = RunningNode::start(cfg, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
             node.bootstrap().await?;
-            println!("keyraft node {} of {}: API {} admin {}", node.config.node_id, node.config.region, node.api_url, node.admin_url);
+            println!(
+                "keyraft node {} of {}: API {} admin {}",
+                node.config.node_id, node.config.region, node.api_url, node.admin_url
+            );
             tokio::signal::ctrl_c().await?;
             node.shutdown().await;
         }
@@ -78,7 +85,12 @@ async fn main() -> anyhow::Result<()> {
                 .collect::<anyhow::Result<_>>()?;
             let cluster = dev::start(&opts, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
             let info = &cluster.info;
-            println!("keyraft dev is running ({} regions × {} nodes), data in {}", info.regions.len(), dev::NODES_PER_REGION, opts.data_dir.display());
+            println!(
+                "keyraft dev is running ({} regions × {} nodes), data in {}",
+                info.regions.len(),
+                dev::NODES_PER_REGION,
+                opts.data_dir.display()
+            );
             println!("  account           {}", info.account_id);
             println!("  access key id     {}", info.access_key_id);
             println!("  secret access key {}", info.secret_access_key);
@@ -88,10 +100,12 @@ async fn main() -> anyhow::Result<()> {
                 println!("    admin     {}", e.admin.join(" "));
             }
             println!("  written to {}", opts.data_dir.join("dev.json").display());
-            println!("Try: AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY=… aws kms create-key --region {} --endpoint-url {}",
+            println!(
+                "Try: AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY=… aws kms create-key --region {} --endpoint-url {}",
                 info.access_key_id,
                 info.regions.keys().next().cloned().unwrap_or_default(),
-                info.regions.values().next().and_then(|e| e.endpoints.first().cloned()).unwrap_or_default());
+                info.regions.values().next().and_then(|e| e.endpoints.first().cloned()).unwrap_or_default()
+            );
             tokio::signal::ctrl_c().await?;
             cluster.shutdown().await;
         }

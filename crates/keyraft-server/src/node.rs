@@ -42,13 +42,19 @@ impl RunningNode {
         let root = crate::secrets::read_root_key(&config.root_key_file)?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-        let raft_listener = TcpListener::bind(&config.raft_addr).await.with_context(|| format!("binding Raft listener {}", config.raft_addr))?;
-        let api_listener = TcpListener::bind(&config.api_addr).await.with_context(|| format!("binding API listener {}", config.api_addr))?;
-        let admin_listener =
-            TcpListener::bind(&config.admin_addr).await.with_context(|| format!("binding admin listener {}", config.admin_addr))?;
+        let raft_listener = TcpListener::bind(&config.raft_addr)
+            .await
+            .with_context(|| format!("binding Raft listener {}", config.raft_addr))?;
+        let api_listener = TcpListener::bind(&config.api_addr)
+            .await
+            .with_context(|| format!("binding API listener {}", config.api_addr))?;
+        let admin_listener = TcpListener::bind(&config.admin_addr)
+            .await
+            .with_context(|| format!("binding admin listener {}", config.admin_addr))?;
         let (api_url, admin_url) = (url(&api_listener)?, url(&admin_listener)?);
 
-        let region_node = RegionNode::start(config.region_config(), &config.data_dir.join("raft"), clock.clone()).await?;
+        let region_node =
+            RegionNode::start(config.region_config(), &config.data_dir.join("raft"), clock.clone()).await?;
         let kms = Arc::new(Kms::new(region_node.clone(), root, entropy));
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -84,7 +90,11 @@ impl RunningNode {
             }
         }));
 
-        tasks.push(tokio::spawn(keyraft_service::housekeeping::run(kms.clone(), Duration::from_secs(1), stopped(stop_rx))));
+        tasks.push(tokio::spawn(keyraft_service::housekeeping::run(
+            kms.clone(),
+            Duration::from_secs(1),
+            stopped(stop_rx),
+        )));
 
         tracing::info!(region = %config.region, node = config.node_id, %api_url, %admin_url, "node started");
         Ok(RunningNode { config, region_node, kms, api_url, admin_url, stop, tasks })

@@ -34,11 +34,7 @@ pub fn render(s: &RegionStatus) -> String {
                 opt(st.snapshot_index),
                 st.keys
             )),
-            None => out.push_str(&format!(
-                "{:<6} unreachable: {}\n",
-                n.node_id,
-                n.error.as_deref().unwrap_or("?")
-            )),
+            None => out.push_str(&format!("{:<6} unreachable: {}\n", n.node_id, n.error.as_deref().unwrap_or("?"))),
         }
     }
     out

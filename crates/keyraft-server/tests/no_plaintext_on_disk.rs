@@ -37,7 +37,16 @@ async fn no_key_material_in_plaintext_under_the_data_dir() {
         c.wait_leader(region, Duration::from_secs(20)).await.expect("leader");
         let client = c.client(region, 2);
         for i in 0..12 {
-            let id = client.create_key().multi_region(i % 3 == 0).send().await.expect("create").key_metadata().unwrap().key_id().to_owned();
+            let id = client
+                .create_key()
+                .multi_region(i % 3 == 0)
+                .send()
+                .await
+                .expect("create")
+                .key_metadata()
+                .unwrap()
+                .key_id()
+                .to_owned();
             client.encrypt().key_id(&id).plaintext(Blob::new("p")).send().await.expect("encrypt");
             client.generate_data_key().key_id(&id).key_spec(DataKeySpec::Aes256).send().await.expect("data key");
             ids.push((region, id));
@@ -80,7 +89,11 @@ async fn no_key_material_in_plaintext_under_the_data_dir() {
         }
         wrapped_hits += wrapped.iter().map(|w| count(&data, w)).sum::<usize>();
     }
-    eprintln!("scanned {} files, {bytes_scanned} bytes, for {} secrets: 0 hits; wrapped material found {wrapped_hits} times", paths.len(), secrets.len());
+    eprintln!(
+        "scanned {} files, {bytes_scanned} bytes, for {} secrets: 0 hits; wrapped material found {wrapped_hits} times",
+        paths.len(),
+        secrets.len()
+    );
     // The scan does see stored key state: the wrapped form of every key is on disk.
     assert!(wrapped_hits >= wrapped.len(), "the scan found only {wrapped_hits} copies of wrapped material");
     c.shutdown().await;

@@ -14,7 +14,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_keyraft");
 fn free_base() -> u16 {
     for attempt in 0..200u32 {
         let base = 20_000 + ((std::process::id() * 7 + attempt * 211) % 400) as u16 * 100;
-        let ports: Vec<u16> = (0..2u16).flat_map(|i| (1..=3u16).flat_map(move |n| [0u16, 10, 20].map(|k| base + 100 * i + k + n))).collect();
+        let ports: Vec<u16> = (0..2u16)
+            .flat_map(|i| (1..=3u16).flat_map(move |n| [0u16, 10, 20].map(|k| base + 100 * i + k + n)))
+            .collect();
         if ports.iter().all(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()) {
             return base;
         }
@@ -67,20 +69,38 @@ async fn dev_survives_kill_9_and_restart() {
     let log = tmp.path().join("keyraft.log");
     let base = free_base();
     let args = ["dev", "--data-dir", data.to_str().expect("utf8"), "--base-port", &base.to_string()];
-    let admins: Vec<String> =
-        (0..2u16).flat_map(|i| (1..=3u16).map(move |n| format!("http://127.0.0.1:{}", base + 100 * i + 20 + n))).collect();
+    let admins: Vec<String> = (0..2u16)
+        .flat_map(|i| (1..=3u16).map(move |n| format!("http://127.0.0.1:{}", base + 100 * i + 20 + n)))
+        .collect();
 
     let mut child = spawn(&args, &log);
     wait_healthy(&admins, &log).await;
     let info = dev_info(&data);
-    let (ak, sk) = (info["access_key_id"].as_str().unwrap().to_owned(), info["secret_access_key"].as_str().unwrap().to_owned());
+    let (ak, sk) =
+        (info["access_key_id"].as_str().unwrap().to_owned(), info["secret_access_key"].as_str().unwrap().to_owned());
     let mut acked = Vec::new();
     for (region, i) in [("us-east-1", 0u16), ("eu-west-1", 1)] {
         for n in 1..=3u16 {
             let client = sdk_client(&format!("http://127.0.0.1:{}", base + 100 * i + n), region, &ak, &sk);
-            let id = client.create_key().description(format!("n{n}")).send().await.expect("create").key_metadata().unwrap().key_id().to_owned();
-            client.create_alias().alias_name(format!("alias/k-{region}-{n}")).target_key_id(&id).send().await.expect("alias");
-            let ct = client.encrypt().key_id(&id).plaintext(Blob::new(format!("secret {n}"))).send().await.expect("encrypt");
+            let id = client
+                .create_key()
+                .description(format!("n{n}"))
+                .send()
+                .await
+                .expect("create")
+                .key_metadata()
+                .unwrap()
+                .key_id()
+                .to_owned();
+            client
+                .create_alias()
+                .alias_name(format!("alias/k-{region}-{n}"))
+                .target_key_id(&id)
+                .send()
+                .await
+                .expect("alias");
+            let ct =
+                client.encrypt().key_id(&id).plaintext(Blob::new(format!("secret {n}"))).send().await.expect("encrypt");
             let ct = ct.ciphertext_blob().unwrap().clone();
             acked.push((region, i, n, id, ct));
         }
@@ -189,7 +209,12 @@ async fn acknowledged_writes_survive_kill_9_of_a_node_while_writes_run() {
     wait_healthy(&admins, &log).await;
     // The restarted node serves every acknowledged key.
     for id in &acked {
-        clients[victim].describe_key().key_id(id).send().await.unwrap_or_else(|e| panic!("key {id} missing on restarted node: {e:?}"));
+        clients[victim]
+            .describe_key()
+            .key_id(id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("key {id} missing on restarted node: {e:?}"));
     }
     // And the killed node's own state holds them too (not just via the leader).
     let status: serde_json::Value =

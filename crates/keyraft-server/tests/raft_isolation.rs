@@ -15,13 +15,17 @@ async fn raft_rpcs_for_another_group_are_refused() {
     let t = Duration::from_secs(3);
 
     // The right group gets an answer.
-    let ok: Result<NodeStatus, _> = Clients::new("keyraft-dev", "us-east-1", 2).call(&target, Rpc::Status, &(), t).await;
+    let ok: Result<NodeStatus, _> =
+        Clients::new("keyraft-dev", "us-east-1", 2).call(&target, Rpc::Status, &(), t).await;
     assert_eq!(ok.expect("same group").region, "us-east-1");
 
     // An eu-west-1 node, another deployment, and a non-member are all refused, for every RPC kind.
-    for (cluster, region, from) in [("keyraft-dev", "eu-west-1", 1), ("other", "us-east-1", 1), ("keyraft-dev", "us-east-1", 9)] {
+    for (cluster, region, from) in
+        [("keyraft-dev", "eu-west-1", 1), ("other", "us-east-1", 1), ("keyraft-dev", "us-east-1", 9)]
+    {
         let clients = Clients::new(cluster, region, from);
-        for rpc in [Rpc::Status, Rpc::ReadIndex, Rpc::Vote, Rpc::AppendEntries, Rpc::ForwardWrite, Rpc::InstallSnapshot] {
+        for rpc in [Rpc::Status, Rpc::ReadIndex, Rpc::Vote, Rpc::AppendEntries, Rpc::ForwardWrite, Rpc::InstallSnapshot]
+        {
             let r: Result<serde_json::Value, _> = clients.call(&target, rpc, &(), t).await;
             assert!(
                 matches!(r, Err(RaftNodeError::Refused(_))),

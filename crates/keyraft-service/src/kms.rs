@@ -85,9 +85,9 @@ impl Kms {
         if let Some(m) = self.cache.read().ok().and_then(|c| c.get(&cache_key).cloned()) {
             return Ok(m);
         }
-        let wrapped = key
-            .material(version)
-            .ok_or_else(|| KmsError::InvalidCiphertext("The ciphertext refers to a key version that does not exist".into()))?;
+        let wrapped = key.material(version).ok_or_else(|| {
+            KmsError::InvalidCiphertext("The ciphertext refers to a key version that does not exist".into())
+        })?;
         let m = Arc::new(
             keyraft_crypto::wrap::unwrap(&self.root, key.id.as_str(), version, &wrapped.wrapped)
                 .map_err(|e| KmsError::Internal(format!("cannot open key material: {e}")))?,
@@ -132,14 +132,18 @@ pub(crate) fn resolve_in(
     };
     match s.keys.get(&id) {
         Some(k) if k.account == caller.account => Ok(k.clone()),
-        _ => Err(not_found(&keyraft_core::KeyArn { region: region.clone(), account: caller.account.clone(), key_id: id }.to_string())),
+        _ => Err(not_found(
+            &keyraft_core::KeyArn { region: region.clone(), account: caller.account.clone(), key_id: id }.to_string(),
+        )),
     }
 }
 
 /// Management operations take a key id or key ARN, not an alias.
 pub(crate) fn no_alias(key: &KeyRef) -> Result<(), KmsError> {
     if key.is_alias() {
-        return Err(KmsError::NotFound("Alias names are not accepted for this operation; use a key id or key ARN".into()));
+        return Err(KmsError::NotFound(
+            "Alias names are not accepted for this operation; use a key id or key ARN".into(),
+        ));
     }
     Ok(())
 }

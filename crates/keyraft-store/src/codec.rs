@@ -22,26 +22,16 @@ use crate::error::StoreError;
 pub const FORMAT_VERSION: u8 = 1;
 
 fn options() -> impl Options {
-    bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .with_little_endian()
+    bincode::DefaultOptions::new().with_fixint_encoding().with_little_endian()
 }
 
 /// Encodes `value` as bincode without a version prefix (snapshot payloads carry their own).
-pub(crate) fn to_bincode<T: Serialize + ?Sized>(
-    what: &'static str,
-    value: &T,
-) -> Result<Vec<u8>, StoreError> {
-    options()
-        .serialize(value)
-        .map_err(|source| StoreError::Encode { what, source })
+pub(crate) fn to_bincode<T: Serialize + ?Sized>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
+    options().serialize(value).map_err(|source| StoreError::Encode { what, source })
 }
 
 /// Decodes bincode without a version prefix; the whole input must be consumed.
-pub(crate) fn from_bincode<T: DeserializeOwned>(
-    what: &'static str,
-    bytes: &[u8],
-) -> Result<T, StoreError> {
+pub(crate) fn from_bincode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
     options()
         .with_limit(bytes.len() as u64)
         .reject_trailing_bytes()
@@ -50,30 +40,20 @@ pub(crate) fn from_bincode<T: DeserializeOwned>(
 }
 
 /// Encodes a value to be stored: `[FORMAT_VERSION] ++ bincode(value)`.
-pub(crate) fn encode<T: Serialize + ?Sized>(
-    what: &'static str,
-    value: &T,
-) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode<T: Serialize + ?Sized>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
     let mut out = vec![FORMAT_VERSION];
-    options()
-        .serialize_into(&mut out, value)
-        .map_err(|source| StoreError::Encode { what, source })?;
+    options().serialize_into(&mut out, value).map_err(|source| StoreError::Encode { what, source })?;
     Ok(out)
 }
 
 /// Decodes a stored value written by [`encode`].
-pub(crate) fn decode<T: DeserializeOwned>(
-    what: &'static str,
-    bytes: &[u8],
-) -> Result<T, StoreError> {
+pub(crate) fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
         None => Err(StoreError::corrupt(what, "empty value")),
         Some((&FORMAT_VERSION, rest)) => from_bincode(what, rest),
-        Some((&found, _)) => Err(StoreError::FormatVersion {
-            what,
-            found: u32::from(found),
-            expected: u32::from(FORMAT_VERSION),
-        }),
+        Some((&found, _)) => {
+            Err(StoreError::FormatVersion { what, found: u32::from(found), expected: u32::from(FORMAT_VERSION) })
+        }
     }
 }
 
@@ -102,9 +82,8 @@ mod tests {
 
     /// Two joint configs plus a learner (node 4), with addresses.
     fn membership() -> Membership<NodeId, BasicNode> {
-        let nodes: BTreeMap<NodeId, BasicNode> = (1..=4)
-            .map(|i| (i, BasicNode::new(format!("10.0.0.{i}:7000"))))
-            .collect();
+        let nodes: BTreeMap<NodeId, BasicNode> =
+            (1..=4).map(|i| (i, BasicNode::new(format!("10.0.0.{i}:7000")))).collect();
         Membership::new(vec![BTreeSet::from([1, 2]), BTreeSet::from([2, 3])], nodes)
     }
 
@@ -124,23 +103,14 @@ mod tests {
             snapshot_id: "2-10-1".into(),
         });
 
-        let blank = Entry {
-            log_id: log_id(1, 0, 1),
-            payload: EntryPayload::Blank,
-        };
-        let member = Entry {
-            log_id: log_id(1, 0, 2),
-            payload: EntryPayload::Membership(membership()),
-        };
+        let blank = Entry { log_id: log_id(1, 0, 1), payload: EntryPayload::Blank };
+        let member = Entry { log_id: log_id(1, 0, 2), payload: EntryPayload::Membership(membership()) };
         let normal = Entry {
             log_id: log_id(2, 1, 3),
             payload: EntryPayload::Normal(Envelope {
                 request_id: RequestId([9; 16]),
                 time_ms: 1_700_000_000_000,
-                command: Command::SetEnabled {
-                    key: KeyId::from_uuid_bytes([1; 16]),
-                    enabled: false,
-                },
+                command: Command::SetEnabled { key: KeyId::from_uuid_bytes([1; 16]), enabled: false },
             }),
         };
         for e in [blank, member, normal] {
@@ -150,16 +120,10 @@ mod tests {
 
     #[test]
     fn core_results_roundtrip() {
-        roundtrip(&Remembered {
-            time_ms: 5,
-            result: Ok(Applied::Unit),
-        });
+        roundtrip(&Remembered { time_ms: 5, result: Ok(Applied::Unit) });
         roundtrip(&Remembered {
             time_ms: 6,
-            result: Err(CoreError::InvalidState {
-                arn: "arn".into(),
-                state: keyraft_core::KeyState::PendingDeletion,
-            }),
+            result: Err(CoreError::InvalidState { arn: "arn".into(), state: keyraft_core::KeyState::PendingDeletion }),
         });
     }
 
@@ -167,48 +131,27 @@ mod tests {
     fn damaged_values_are_errors() {
         let good = encode("log id", &log_id(1, 2, 3)).unwrap();
 
-        assert!(matches!(
-            decode::<LogId>("log id", &[]),
-            Err(StoreError::Corrupt { .. })
-        ));
+        assert!(matches!(decode::<LogId>("log id", &[]), Err(StoreError::Corrupt { .. })));
         let mut wrong_version = good.clone();
         wrong_version[0] = 99;
-        assert!(matches!(
-            decode::<LogId>("log id", &wrong_version),
-            Err(StoreError::FormatVersion { found: 99, .. })
-        ));
+        assert!(matches!(decode::<LogId>("log id", &wrong_version), Err(StoreError::FormatVersion { found: 99, .. })));
         for cut in 1..good.len() {
-            assert!(matches!(
-                decode::<LogId>("log id", &good[..cut]),
-                Err(StoreError::Decode { .. })
-            ));
+            assert!(matches!(decode::<LogId>("log id", &good[..cut]), Err(StoreError::Decode { .. })));
         }
         let mut trailing = good.clone();
         trailing.push(0);
-        assert!(matches!(
-            decode::<LogId>("log id", &trailing),
-            Err(StoreError::Decode { .. })
-        ));
+        assert!(matches!(decode::<LogId>("log id", &trailing), Err(StoreError::Decode { .. })));
 
         // A huge length prefix must fail cleanly, not try to allocate.
         let mut huge = vec![FORMAT_VERSION];
         huge.extend_from_slice(&u64::MAX.to_le_bytes());
         huge.extend_from_slice(b"abc");
-        assert!(matches!(
-            decode::<String>("string", &huge),
-            Err(StoreError::Decode { .. })
-        ));
-        assert!(matches!(
-            decode::<Vec<u8>>("bytes", &huge),
-            Err(StoreError::Decode { .. })
-        ));
+        assert!(matches!(decode::<String>("string", &huge), Err(StoreError::Decode { .. })));
+        assert!(matches!(decode::<Vec<u8>>("bytes", &huge), Err(StoreError::Decode { .. })));
         assert!(decode::<Entry>("entry", &huge).is_err());
 
         // A key id that does not parse is a decode error, not a panic.
         let bad_id = encode("string", "not-a-key-id").unwrap();
-        assert!(matches!(
-            decode::<KeyId>("key id", &bad_id),
-            Err(StoreError::Decode { .. })
-        ));
+        assert!(matches!(decode::<KeyId>("key id", &bad_id), Err(StoreError::Decode { .. })));
     }
 }

@@ -30,11 +30,7 @@ pub enum StoreError {
 
     /// A persisted value was written by a format this build does not know.
     #[error("{what} has format version {found}, this build reads version {expected}")]
-    FormatVersion {
-        what: &'static str,
-        found: u32,
-        expected: u32,
-    },
+    FormatVersion { what: &'static str, found: u32, expected: u32 },
 
     /// Data on disk decodes but is inconsistent (a key that does not match its record, a log
     /// entry stored under the wrong index, an empty value, …).
@@ -49,10 +45,7 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn corrupt(what: &'static str, detail: impl Into<String>) -> Self {
-        StoreError::Corrupt {
-            what,
-            detail: detail.into(),
-        }
+        StoreError::Corrupt { what, detail: detail.into() }
     }
 
     /// As an openraft error reading the log.

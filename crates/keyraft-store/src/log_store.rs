@@ -50,9 +50,8 @@ fn index_key(index: u64) -> [u8; 8] {
 }
 
 fn key_index(key: &[u8]) -> Result<u64, StoreError> {
-    let bytes: [u8; 8] = key
-        .try_into()
-        .map_err(|_| StoreError::corrupt("log key", format!("{} bytes, expected 8", key.len())))?;
+    let bytes: [u8; 8] =
+        key.try_into().map_err(|_| StoreError::corrupt("log key", format!("{} bytes, expected 8", key.len())))?;
     Ok(u64::from_be_bytes(bytes))
 }
 
@@ -61,10 +60,7 @@ fn decode_entry(key: &[u8], value: &[u8]) -> Result<Entry, StoreError> {
     let index = key_index(key)?;
     let entry: Entry = decode("log entry", value)?;
     if entry.log_id.index != index {
-        return Err(StoreError::corrupt(
-            "log entry",
-            format!("entry {} stored under index {index}", entry.log_id),
-        ));
+        return Err(StoreError::corrupt("log entry", format!("entry {} stored under index {index}", entry.log_id)));
     }
     Ok(entry)
 }
@@ -72,10 +68,7 @@ fn decode_entry(key: &[u8], value: &[u8]) -> Result<Entry, StoreError> {
 impl LogStore {
     /// Opens the log trees of `db`, removing entries a crash left behind a recorded purge.
     pub(crate) fn open(db: &sled::Db) -> Result<Self, StoreError> {
-        let store = LogStore {
-            logs: db.open_tree(LOG_TREE)?,
-            meta: db.open_tree(META_TREE)?,
-        };
+        let store = LogStore { logs: db.open_tree(LOG_TREE)?, meta: db.open_tree(META_TREE)? };
         if let Some(purged) = store.last_purged()? {
             store.remove_upto(purged.index)?;
         }
@@ -164,8 +157,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
-        self.read_range(range.start_bound(), range.end_bound())
-            .map_err(|e| e.read_logs())
+        self.read_range(range.start_bound(), range.end_bound()).map_err(|e| e.read_logs())
     }
 }
 
@@ -181,10 +173,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             (Some(e), _) => Some(e),
             (None, p) => p,
         };
-        Ok(LogState {
-            last_purged_log_id,
-            last_log_id,
-        })
+        Ok(LogState { last_purged_log_id, last_log_id })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -205,25 +194,18 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         let write = || -> Result<(), StoreError> {
-            self.meta
-                .insert(COMMITTED, encode("committed log id", &committed)?)?;
+            self.meta.insert(COMMITTED, encode("committed log id", &committed)?)?;
             Ok(())
         };
         write().map_err(|e| e.write_logs())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        let got: Option<Option<LogId>> = self
-            .get_meta(COMMITTED, "committed log id")
-            .map_err(|e| e.read_logs())?;
+        let got: Option<Option<LogId>> = self.get_meta(COMMITTED, "committed log id").map_err(|e| e.read_logs())?;
         Ok(got.flatten())
     }
 
-    async fn append<I>(
-        &mut self,
-        entries: I,
-        callback: LogFlushed<TypeConfig>,
-    ) -> Result<(), StorageError>
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -259,8 +241,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let write = async {
             // Record (durably) first: a crash between the two writes leaves entries that `open`
             // removes, never a hole below a last_purged that was not recorded.
-            self.meta
-                .insert(LAST_PURGED, encode("last purged log id", &log_id)?)?;
+            self.meta.insert(LAST_PURGED, encode("last purged log id", &log_id)?)?;
             self.flush().await?;
             self.remove_upto(log_id.index)
         };
@@ -282,18 +263,12 @@ mod tests {
     #[tokio::test]
     async fn damaged_log_is_an_error_not_a_panic() {
         let (_dir, _db, mut store) = open_tmp();
-        store
-            .logs
-            .insert(index_key(1), b"\x01garbage".to_vec())
-            .unwrap();
+        store.logs.insert(index_key(1), b"\x01garbage".to_vec()).unwrap();
         assert!(store.try_get_log_entries(0..10).await.is_err());
         assert!(store.get_log_state().await.is_err());
 
         store.logs.clear().unwrap();
-        store
-            .logs
-            .insert(b"short", encode("x", &1u8).unwrap())
-            .unwrap();
+        store.logs.insert(b"short", encode("x", &1u8).unwrap()).unwrap();
         assert!(store.try_get_log_entries(..).await.is_err());
 
         store.meta.insert(VOTE, b"\x07??".to_vec()).unwrap();
@@ -304,10 +279,7 @@ mod tests {
     async fn entry_under_wrong_index_is_corrupt() {
         let (_dir, _db, mut store) = open_tmp();
         let e = openraft::testing::blank_ent::<TypeConfig>(1, 0, 5);
-        store
-            .logs
-            .insert(index_key(6), encode("log entry", &e).unwrap())
-            .unwrap();
+        store.logs.insert(index_key(6), encode("log entry", &e).unwrap()).unwrap();
         let err = store.try_get_log_entries(..).await.unwrap_err();
         assert!(err.to_string().contains("stored under index 6"), "{err}");
     }
@@ -317,23 +289,14 @@ mod tests {
         let (_dir, db, store) = open_tmp();
         for i in 1..=5 {
             let e = openraft::testing::blank_ent::<TypeConfig>(1, 0, i);
-            store
-                .logs
-                .insert(index_key(i), encode("log entry", &e).unwrap())
-                .unwrap();
+            store.logs.insert(index_key(i), encode("log entry", &e).unwrap()).unwrap();
         }
         // As if the crash fell between recording last_purged and removing the entries.
         let purged = openraft::testing::log_id(1, 0, 3);
-        store
-            .meta
-            .insert(LAST_PURGED, encode("p", &purged).unwrap())
-            .unwrap();
+        store.meta.insert(LAST_PURGED, encode("p", &purged).unwrap()).unwrap();
         let mut store = LogStore::open(&db).unwrap();
         let got = store.try_get_log_entries(..).await.unwrap();
-        assert_eq!(
-            got.iter().map(|e| e.log_id.index).collect::<Vec<_>>(),
-            vec![4, 5]
-        );
+        assert_eq!(got.iter().map(|e| e.log_id.index).collect::<Vec<_>>(), vec![4, 5]);
         let st = store.get_log_state().await.unwrap();
         assert_eq!(st.last_purged_log_id, Some(purged));
         assert_eq!(st.last_log_id.map(|l| l.index), Some(5));

@@ -88,24 +88,18 @@ pub(crate) fn load(tree: &sled::Tree) -> Result<Machine, StoreError> {
         if let Some(id) = key.strip_prefix(KEY_PREFIX) {
             let record: KeyRecord = decode("key record", &v)?;
             if record.id.as_str() != id {
-                return Err(StoreError::corrupt(
-                    "key record",
-                    format!("{} stored as {key}", record.id),
-                ));
+                return Err(StoreError::corrupt("key record", format!("{} stored as {key}", record.id)));
             }
             m.state.keys.insert(record.id.clone(), record);
         } else if let Some(name) = key.strip_prefix(ALIAS_PREFIX) {
             let record: AliasRecord = decode("alias record", &v)?;
             if record.name.as_str() != name {
-                return Err(StoreError::corrupt(
-                    "alias record",
-                    format!("{} stored as {key}", record.name),
-                ));
+                return Err(StoreError::corrupt("alias record", format!("{} stored as {key}", record.name)));
             }
             m.state.aliases.insert(record.name.clone(), record);
         } else if let Some(hex) = key.strip_prefix(REQUEST_PREFIX) {
-            let id = parse_request_id(hex)
-                .ok_or_else(|| StoreError::corrupt("request id", format!("bad key {key}")))?;
+            let id =
+                parse_request_id(hex).ok_or_else(|| StoreError::corrupt("request id", format!("bad key {key}")))?;
             let remembered: Remembered = decode("remembered request", &v)?;
             m.state.requests.insert(id, remembered);
         } else if key == LAST_APPLIED {
@@ -115,20 +109,14 @@ pub(crate) fn load(tree: &sled::Tree) -> Result<Machine, StoreError> {
         } else if key == CLOCK {
             m.state.clock_ms = decode("clock", &v)?;
         } else {
-            return Err(StoreError::corrupt(
-                "state machine key",
-                format!("unknown key {key}"),
-            ));
+            return Err(StoreError::corrupt("state machine key", format!("unknown key {key}")));
         }
     }
     Ok(m)
 }
 
 fn put_meta(batch: &mut sled::Batch, m: &Machine, membership: bool) -> Result<(), StoreError> {
-    batch.insert(
-        LAST_APPLIED,
-        encode("last applied log id", &m.last_applied)?,
-    );
+    batch.insert(LAST_APPLIED, encode("last applied log id", &m.last_applied)?);
     if membership {
         batch.insert(MEMBERSHIP, encode("membership", &m.membership)?);
     }
@@ -200,19 +188,12 @@ mod tests {
 
     #[test]
     fn request_ids_roundtrip_through_their_key() {
-        let id = RequestId([
-            0x00, 0x01, 0x7f, 0x80, 0xff, 0xab, 0xcd, 0xef, 1, 2, 3, 4, 5, 6, 7, 8,
-        ]);
+        let id = RequestId([0x00, 0x01, 0x7f, 0x80, 0xff, 0xab, 0xcd, 0xef, 1, 2, 3, 4, 5, 6, 7, 8]);
         let key = request_key(&id);
         assert_eq!(key, "r/00017f80ffabcdef0102030405060708");
         assert_eq!(parse_request_id(&key[2..]), Some(id));
         assert_eq!(format!("{id:?}"), key[2..]);
-        for bad in [
-            "",
-            "00",
-            "zz017f80ffabcdef0102030405060708",
-            "00017F80ffabcdef0102030405060708",
-        ] {
+        for bad in ["", "00", "zz017f80ffabcdef0102030405060708", "00017F80ffabcdef0102030405060708"] {
             assert_eq!(parse_request_id(bad), None, "{bad}");
         }
     }
@@ -224,28 +205,19 @@ mod tests {
         let tree = db.open_tree(SM_TREE).unwrap();
         assert_eq!(load(&tree).unwrap(), Machine::default());
 
-        tree.insert("x/unknown", encode("u", &1u64).unwrap())
-            .unwrap();
+        tree.insert("x/unknown", encode("u", &1u64).unwrap()).unwrap();
         assert!(matches!(load(&tree), Err(StoreError::Corrupt { .. })));
         tree.clear().unwrap();
 
-        tree.insert(
-            "k/1234abcd-12ab-34cd-56ef-1234567890ab",
-            b"\x01junk".to_vec(),
-        )
-        .unwrap();
+        tree.insert("k/1234abcd-12ab-34cd-56ef-1234567890ab", b"\x01junk".to_vec()).unwrap();
         assert!(matches!(load(&tree), Err(StoreError::Decode { .. })));
         tree.clear().unwrap();
 
-        tree.insert("r/nothex", encode("u", &1u64).unwrap())
-            .unwrap();
+        tree.insert("r/nothex", encode("u", &1u64).unwrap()).unwrap();
         assert!(matches!(load(&tree), Err(StoreError::Corrupt { .. })));
         tree.clear().unwrap();
 
         tree.insert(CLOCK, vec![2, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap();
-        assert!(matches!(
-            load(&tree),
-            Err(StoreError::FormatVersion { found: 2, .. })
-        ));
+        assert!(matches!(load(&tree), Err(StoreError::FormatVersion { found: 2, .. })));
     }
 }

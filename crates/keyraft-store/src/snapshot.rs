@@ -62,25 +62,14 @@ pub(crate) fn from_bytes(meta: &SnapshotMeta, bytes: &[u8]) -> Result<Machine, S
         .map(u32::from_le_bytes)
         .ok_or_else(|| StoreError::corrupt("snapshot", format!("{} bytes", bytes.len())))?;
     if version != SNAPSHOT_FORMAT_VERSION {
-        return Err(StoreError::FormatVersion {
-            what: "snapshot",
-            found: version,
-            expected: SNAPSHOT_FORMAT_VERSION,
-        });
+        return Err(StoreError::FormatVersion { what: "snapshot", found: version, expected: SNAPSHOT_FORMAT_VERSION });
     }
     let p: Payload = from_bincode("snapshot", bytes)?;
     debug_assert_eq!(p.format_version, SNAPSHOT_FORMAT_VERSION);
     if p.last_applied != meta.last_log_id || p.last_membership != meta.last_membership {
-        return Err(StoreError::corrupt(
-            "snapshot",
-            format!("contents do not match its meta {meta}"),
-        ));
+        return Err(StoreError::corrupt("snapshot", format!("contents do not match its meta {meta}")));
     }
-    Ok(Machine {
-        state: p.state,
-        last_applied: p.last_applied,
-        membership: p.last_membership,
-    })
+    Ok(Machine { state: p.state, last_applied: p.last_applied, membership: p.last_membership })
 }
 
 /// The snapshot id for a snapshot of `last_applied`, numbered `counter`.
@@ -115,11 +104,7 @@ pub(crate) fn load_counter(tree: &sled::Tree) -> Result<u64, StoreError> {
 }
 
 /// Replaces the current snapshot (and records `counter`) in one atomic batch. Not flushed.
-pub(crate) fn store_current(
-    tree: &sled::Tree,
-    snap: &StoredSnapshot,
-    counter: u64,
-) -> Result<(), StoreError> {
+pub(crate) fn store_current(tree: &sled::Tree, snap: &StoredSnapshot, counter: u64) -> Result<(), StoreError> {
     let mut batch = sled::Batch::default();
     batch.insert(CURRENT, encode("stored snapshot", snap)?);
     batch.insert(COUNTER, encode("snapshot counter", &counter)?);

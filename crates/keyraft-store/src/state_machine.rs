@@ -28,9 +28,7 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use crate::error::StoreError;
 use crate::sm_tree::{self, Machine};
 use crate::snapshot::{self, StoredSnapshot};
-use crate::types::{
-    Entry, LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
-};
+use crate::types::{Entry, LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 
 /// The state machine. Clones are cheap and share everything.
 #[derive(Clone)]
@@ -98,10 +96,7 @@ impl StateMachineStore {
     /// A poisoned lock means an apply panicked half-way; openraft stops the node when that
     /// happens, and `read` has no way to report an error, so it still answers.
     fn read_machine(&self) -> RwLockReadGuard<'_, Machine> {
-        self.inner
-            .machine
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.machine.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Writers refuse a poisoned lock: the state may be half-updated.
@@ -172,16 +167,10 @@ impl StateMachineStore {
     async fn install(&self, meta: &SnapshotMeta, data: Vec<u8>) -> Result<(), StoreError> {
         let machine = snapshot::from_bytes(meta, &data)?;
         let _serialized = self.inner.snapshot_lock.lock().await;
-        self.store_snapshot(&StoredSnapshot {
-            meta: meta.clone(),
-            data,
-        })
-        .await?;
+        self.store_snapshot(&StoredSnapshot { meta: meta.clone(), data }).await?;
         {
             let mut guard = self.write_machine()?;
-            self.inner
-                .tree
-                .apply_batch(sm_tree::rewrite_all(&self.inner.tree, &machine)?)?;
+            self.inner.tree.apply_batch(sm_tree::rewrite_all(&self.inner.tree, &machine)?)?;
             *guard = machine;
         }
         self.flush().await
@@ -192,10 +181,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
         let snap = self.build().await.map_err(|e| e.write_snapshot())?;
         tracing::info!(snapshot = %snap.meta, bytes = snap.data.len(), "built snapshot");
-        Ok(Snapshot {
-            meta: snap.meta,
-            snapshot: Box::new(Cursor::new(snap.data)),
-        })
+        Ok(Snapshot { meta: snap.meta, snapshot: Box::new(Cursor::new(snap.data)) })
     }
 }
 
@@ -212,8 +198,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        self.apply_entries(entries)
-            .map_err(|e| e.write_state_machine())
+        self.apply_entries(entries).map_err(|e| e.write_state_machine())
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
@@ -229,20 +214,14 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         meta: &SnapshotMeta,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
-        self.install(meta, snapshot.into_inner())
-            .await
-            .map_err(|e| e.write_snapshot())?;
+        self.install(meta, snapshot.into_inner()).await.map_err(|e| e.write_snapshot())?;
         tracing::info!(snapshot = %meta, "installed snapshot");
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
-        let stored =
-            snapshot::load_current(&self.inner.snapshots).map_err(|e| e.read_snapshot())?;
-        Ok(stored.map(|s| Snapshot {
-            meta: s.meta,
-            snapshot: Box::new(Cursor::new(s.data)),
-        }))
+        let stored = snapshot::load_current(&self.inner.snapshots).map_err(|e| e.read_snapshot())?;
+        Ok(stored.map(|s| Snapshot { meta: s.meta, snapshot: Box::new(Cursor::new(s.data)) }))
     }
 }
 
@@ -268,10 +247,7 @@ mod tests {
         let membership = Membership::new(vec![BTreeSet::from([1, 2, 3])], None);
         sm.apply([
             openraft::testing::blank_ent::<TypeConfig>(1, 1, 1),
-            Entry {
-                log_id: openraft::testing::log_id(1, 1, 2),
-                payload: EntryPayload::Membership(membership),
-            },
+            Entry { log_id: openraft::testing::log_id(1, 1, 2), payload: EntryPayload::Membership(membership) },
         ])
         .await
         .unwrap();
@@ -285,10 +261,7 @@ mod tests {
         let restored = StateMachineStore::open(&other_db).unwrap();
         assert_eq!(restored.last_applied(), sm.last_applied());
         let mut restored_mut = restored.clone();
-        assert_eq!(
-            restored_mut.applied_state().await.unwrap(),
-            sm.applied_state().await.unwrap()
-        );
+        assert_eq!(restored_mut.applied_state().await.unwrap(), sm.applied_state().await.unwrap());
         // And the tree was rewritten, so it loads the same way without the snapshot's help.
         let tree = other_db.open_tree(sm_tree::SM_TREE).unwrap();
         assert_eq!(sm_tree::load(&tree).unwrap(), *restored.read_machine());

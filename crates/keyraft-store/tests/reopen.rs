@@ -6,8 +6,8 @@ use std::io::Cursor;
 use keyraft_core::command::RequestId;
 use keyraft_core::state::Touched;
 use keyraft_core::{
-    AccountId, AliasName, Applied, Command, CoreError, Envelope, KeyId, KeyRecord, KeySpec,
-    KeyState, KeyUsage, Origin, Region, RegionState, WrappedMaterial,
+    AccountId, AliasName, Applied, Command, CoreError, Envelope, KeyId, KeyRecord, KeySpec, KeyState, KeyUsage, Origin,
+    Region, RegionState, WrappedMaterial,
 };
 use keyraft_store::types::{Entry, LogId, Vote};
 use keyraft_store::{LogStore, StateMachineStore};
@@ -36,18 +36,10 @@ fn key_record(n: u8) -> KeyRecord {
         usage: KeyUsage::EncryptDecrypt,
         origin: Origin::AwsKms,
         multi_region: false,
-        tags: [("team".to_string(), format!("t{n}"))]
-            .into_iter()
-            .collect(),
-        policies: [("default".to_string(), "{}".to_string())]
-            .into_iter()
-            .collect(),
+        tags: [("team".to_string(), format!("t{n}"))].into_iter().collect(),
+        policies: [("default".to_string(), "{}".to_string())].into_iter().collect(),
         rotation_period_days: None,
-        material: vec![WrappedMaterial {
-            version: 1,
-            created_ms: 0,
-            wrapped: vec![n; 60],
-        }],
+        material: vec![WrappedMaterial { version: 1, created_ms: 0, wrapped: vec![n; 60] }],
         current_version: 1,
     }
 }
@@ -72,58 +64,14 @@ fn entries() -> Vec<Entry> {
             log_id: log_id(0, 0),
             payload: EntryPayload::Membership(Membership::new(vec![BTreeSet::from([1])], None)),
         },
-        Entry {
-            log_id: log_id(1, 1),
-            payload: EntryPayload::Blank,
-        },
-        Entry {
-            log_id: log_id(2, 2),
-            payload: EntryPayload::Blank,
-        },
-        normal(
-            2,
-            3,
-            Command::CreateKey {
-                record: Box::new(key_record(1)),
-            },
-        ),
-        normal(
-            2,
-            4,
-            Command::CreateKey {
-                record: Box::new(key_record(2)),
-            },
-        ),
-        normal(
-            2,
-            5,
-            Command::CreateKey {
-                record: Box::new(key_record(3)),
-            },
-        ),
-        normal(
-            2,
-            6,
-            Command::CreateAlias {
-                alias,
-                key: key_id(1),
-            },
-        ),
-        normal(
-            2,
-            7,
-            Command::SetEnabled {
-                key: key_id(2),
-                enabled: false,
-            },
-        ),
-        normal(
-            2,
-            8,
-            Command::DeleteAlias {
-                alias: AliasName::parse("alias/nope").unwrap(),
-            },
-        ),
+        Entry { log_id: log_id(1, 1), payload: EntryPayload::Blank },
+        Entry { log_id: log_id(2, 2), payload: EntryPayload::Blank },
+        normal(2, 3, Command::CreateKey { record: Box::new(key_record(1)) }),
+        normal(2, 4, Command::CreateKey { record: Box::new(key_record(2)) }),
+        normal(2, 5, Command::CreateKey { record: Box::new(key_record(3)) }),
+        normal(2, 6, Command::CreateAlias { alias, key: key_id(1) }),
+        normal(2, 7, Command::SetEnabled { key: key_id(2), enabled: false }),
+        normal(2, 8, Command::DeleteAlias { alias: AliasName::parse("alias/nope").unwrap() }),
     ]
 }
 
@@ -155,10 +103,7 @@ async fn reopen_restores_log_vote_committed_and_state() {
 
         let results = sm.apply(all.clone()).await.unwrap();
         assert_eq!(results.len(), 9);
-        assert_eq!(
-            results[..3],
-            [Ok(Applied::Unit), Ok(Applied::Unit), Ok(Applied::Unit)]
-        );
+        assert_eq!(results[..3], [Ok(Applied::Unit), Ok(Applied::Unit), Ok(Applied::Unit)]);
         assert!(matches!(&results[3], Ok(Applied::Key(k)) if k.id == key_id(1)));
         assert!(matches!(&results[6], Ok(Applied::Alias(_))));
         assert!(matches!(&results[8], Err(CoreError::NotFound(_))));
@@ -171,19 +116,10 @@ async fn reopen_restores_log_vote_committed_and_state() {
     assert_eq!(log.read_vote().await.unwrap(), Some(vote));
     assert_eq!(log.read_committed().await.unwrap(), Some(log_id(2, 8)));
     assert_eq!(log.try_get_log_entries(..).await.unwrap(), all);
-    assert_eq!(
-        log.try_get_log_entries(3..5).await.unwrap(),
-        all[3..5].to_vec()
-    );
-    assert_eq!(
-        log.try_get_log_entries(7..=100).await.unwrap(),
-        all[7..].to_vec()
-    );
+    assert_eq!(log.try_get_log_entries(3..5).await.unwrap(), all[3..5].to_vec());
+    assert_eq!(log.try_get_log_entries(7..=100).await.unwrap(), all[7..].to_vec());
     let st = log.get_log_state().await.unwrap();
-    assert_eq!(
-        (st.last_purged_log_id, st.last_log_id),
-        (None, Some(log_id(2, 8)))
-    );
+    assert_eq!((st.last_purged_log_id, st.last_log_id), (None, Some(log_id(2, 8))));
 
     assert_eq!(sm.last_applied(), Some(log_id(2, 8)));
     let (applied, membership) = sm.applied_state().await.unwrap();
@@ -193,15 +129,8 @@ async fn reopen_restores_log_vote_committed_and_state() {
     assert_eq!(state, expected_state(&all));
     assert_eq!(state.keys.len(), 3);
     assert_eq!(state.keys[&key_id(2)].state, KeyState::Disabled);
-    assert_eq!(
-        state.alias_target(&AliasName::parse("alias/one").unwrap()),
-        Some(&key_id(1))
-    );
-    assert_eq!(
-        state.requests.len(),
-        6,
-        "every normal entry is remembered, errors included"
-    );
+    assert_eq!(state.alias_target(&AliasName::parse("alias/one").unwrap()), Some(&key_id(1)));
+    assert_eq!(state.requests.len(), 6, "every normal entry is remembered, errors included");
     assert_eq!(state.clock_ms, 1_700_000_008_000);
 }
 
@@ -225,10 +154,7 @@ async fn restart_re_applies_committed_entries_the_state_machine_lost() {
     assert_eq!(snapshot_of(&sm), expected_state(&all[..5]));
 
     // What openraft does when the node starts.
-    StorageHelper::new(&mut log, &mut sm)
-        .get_initial_state()
-        .await
-        .unwrap();
+    StorageHelper::new(&mut log, &mut sm).get_initial_state().await.unwrap();
     assert_eq!(sm.last_applied(), Some(log_id(2, 8)));
     assert_eq!(snapshot_of(&sm), expected_state(&all));
 }
@@ -250,12 +176,7 @@ async fn snapshot_reproduces_the_state_in_a_fresh_store_and_survives_restart() {
 
     let (leader_log, mut leader) = keyraft_store::open(leader_dir.path()).unwrap();
     leader.apply(all.clone()).await.unwrap();
-    let snap = leader
-        .get_snapshot_builder()
-        .await
-        .build_snapshot()
-        .await
-        .unwrap();
+    let snap = leader.get_snapshot_builder().await.build_snapshot().await.unwrap();
     assert_eq!(snap.meta.last_log_id, Some(log_id(2, 8)));
     assert_eq!(snap.meta.snapshot_id, "2-8-1");
     assert_eq!(snap.meta.last_membership.log_id(), &Some(log_id(0, 0)));
@@ -267,10 +188,7 @@ async fn snapshot_reproduces_the_state_in_a_fresh_store_and_survives_restart() {
         let (_log, mut follower) = keyraft_store::open(follower_dir.path()).unwrap();
         install(&mut follower, &snap).await.unwrap();
         assert_eq!(snapshot_of(&follower), snapshot_of(&leader));
-        assert_eq!(
-            follower.applied_state().await.unwrap(),
-            leader.applied_state().await.unwrap()
-        );
+        assert_eq!(follower.applied_state().await.unwrap(), leader.applied_state().await.unwrap());
         let current = follower.get_current_snapshot().await.unwrap().unwrap();
         assert_eq!(current.meta, snap.meta);
     }
@@ -279,35 +197,17 @@ async fn snapshot_reproduces_the_state_in_a_fresh_store_and_survives_restart() {
     let (_log, mut follower) = keyraft_store::open(follower_dir.path()).unwrap();
     assert_eq!(snapshot_of(&follower), expected_state(&all));
     assert_eq!(follower.last_applied(), Some(log_id(2, 8)));
-    assert_eq!(
-        follower.get_current_snapshot().await.unwrap().unwrap().meta,
-        snap.meta
-    );
+    assert_eq!(follower.get_current_snapshot().await.unwrap().unwrap().meta, snap.meta);
     // Applying continues on top of the installed state.
-    let next = normal(
-        2,
-        9,
-        Command::SetEnabled {
-            key: key_id(2),
-            enabled: true,
-        },
-    );
+    let next = normal(2, 9, Command::SetEnabled { key: key_id(2), enabled: true });
     let res = follower.apply([next.clone()]).await.unwrap();
     assert!(matches!(&res[0], Ok(Applied::Key(k)) if k.state == KeyState::Enabled));
 
     // The leader's snapshot is there after its restart too, and ids keep counting.
     drop((leader_log, leader));
     let (_leader_log, mut leader) = keyraft_store::open(leader_dir.path()).unwrap();
-    assert_eq!(
-        leader.get_current_snapshot().await.unwrap().unwrap().meta,
-        snap.meta
-    );
-    let again = leader
-        .get_snapshot_builder()
-        .await
-        .build_snapshot()
-        .await
-        .unwrap();
+    assert_eq!(leader.get_current_snapshot().await.unwrap().unwrap().meta, snap.meta);
+    let again = leader.get_snapshot_builder().await.build_snapshot().await.unwrap();
     assert_eq!(again.meta.snapshot_id, "2-8-2");
 }
 
@@ -316,12 +216,7 @@ async fn damaged_or_mismatched_snapshots_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (_log, mut sm) = keyraft_store::open(dir.path()).unwrap();
     sm.apply(entries()).await.unwrap();
-    let snap = sm
-        .get_snapshot_builder()
-        .await
-        .build_snapshot()
-        .await
-        .unwrap();
+    let snap = sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
     let bytes = snap.snapshot.get_ref().clone();
 
     let fresh = tempfile::tempdir().unwrap();
@@ -333,18 +228,12 @@ async fn damaged_or_mismatched_snapshots_are_refused() {
         [bytes.as_slice(), &[0]].concat(),
     ];
     for data in variants {
-        let bad = keyraft_store::types::Snapshot {
-            meta: snap.meta.clone(),
-            snapshot: Box::new(Cursor::new(data)),
-        };
+        let bad = keyraft_store::types::Snapshot { meta: snap.meta.clone(), snapshot: Box::new(Cursor::new(data)) };
         assert!(install(&mut target, &bad).await.is_err());
     }
     let mut wrong_meta = snap.meta.clone();
     wrong_meta.last_log_id = Some(log_id(2, 7));
-    let mismatched = keyraft_store::types::Snapshot {
-        meta: wrong_meta,
-        snapshot: Box::new(Cursor::new(bytes)),
-    };
+    let mismatched = keyraft_store::types::Snapshot { meta: wrong_meta, snapshot: Box::new(Cursor::new(bytes)) };
     assert!(install(&mut target, &mismatched).await.is_err());
 
     assert_eq!(target.last_applied(), None);
@@ -358,8 +247,7 @@ async fn purge_and_truncate_survive_restart() {
     let dir = tempfile::tempdir().unwrap();
     let all = entries();
     {
-        let (mut log, _sm): (LogStore, StateMachineStore) =
-            keyraft_store::open(dir.path()).unwrap();
+        let (mut log, _sm): (LogStore, StateMachineStore) = keyraft_store::open(dir.path()).unwrap();
         log.blocking_append(all.clone()).await.unwrap();
         log.purge(log_id(2, 3)).await.unwrap();
         log.truncate(log_id(2, 7)).await.unwrap();
@@ -368,8 +256,5 @@ async fn purge_and_truncate_survive_restart() {
     let st = log.get_log_state().await.unwrap();
     assert_eq!(st.last_purged_log_id, Some(log_id(2, 3)));
     assert_eq!(st.last_log_id, Some(log_id(2, 6)));
-    assert_eq!(
-        log.try_get_log_entries(..).await.unwrap(),
-        all[4..7].to_vec()
-    );
+    assert_eq!(log.try_get_log_entries(..).await.unwrap(), all[4..7].to_vec());
 }

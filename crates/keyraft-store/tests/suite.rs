@@ -10,8 +10,7 @@ struct SledBuilder;
 impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, TempDir> for SledBuilder {
     async fn build(&self) -> Result<(TempDir, LogStore, StateMachineStore), StorageError> {
         let dir = TempDir::new().map_err(|e| openraft::StorageIOError::write(&e))?;
-        let (log, sm) =
-            keyraft_store::open(dir.path()).map_err(|e| openraft::StorageIOError::write(&e))?;
+        let (log, sm) = keyraft_store::open(dir.path()).map_err(|e| openraft::StorageIOError::write(&e))?;
         Ok((dir, log, sm))
     }
 }
@@ -29,8 +28,6 @@ fn re_apply_committed_on_restart() {
     rt.block_on(async {
         let (_dir, log, sm) = SledBuilder.build().await.unwrap();
         type S = Suite<TypeConfig, LogStore, StateMachineStore, SledBuilder, TempDir>;
-        S::get_initial_state_re_apply_committed(log, sm)
-            .await
-            .unwrap();
+        S::get_initial_state_re_apply_committed(log, sm).await.unwrap();
     });
 }

@@ -67,8 +67,10 @@ impl Cluster {
     pub async fn start_with(regions: &[&str], tweak: fn(&mut NodeConfig)) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut opts = DevOptions::new(dir.path().join("data"));
-        opts.regions =
-            regions.iter().map(|r| keyraft_core::Region::parse(r).map_err(|e| anyhow::anyhow!("{e}"))).collect::<Result<_, _>>()?;
+        opts.regions = regions
+            .iter()
+            .map(|r| keyraft_core::Region::parse(r).map_err(|e| anyhow::anyhow!("{e}")))
+            .collect::<Result<_, _>>()?;
         let ports = free_ports(regions.len() * NODES_PER_REGION as usize * 3);
         opts.ports = Some(ports.chunks(3).map(|c| [c[0], c[1], c[2]]).collect());
         opts.tweak = Some(tweak);

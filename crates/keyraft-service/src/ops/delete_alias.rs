@@ -11,7 +11,9 @@ impl Kms {
         let alias = check_alias_name(name)?;
         let region = self.region().clone();
         let exists = self
-            .read(|s| s.aliases.get(&alias).is_some_and(|a| s.keys.get(&a.target).is_none_or(|k| k.account == caller.account)))
+            .read(|s| {
+                s.aliases.get(&alias).is_some_and(|a| s.keys.get(&a.target).is_none_or(|k| k.account == caller.account))
+            })
             .await?;
         if !exists {
             return Err(KmsError::NotFound(format!(

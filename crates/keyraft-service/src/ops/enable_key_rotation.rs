@@ -7,7 +7,12 @@ use crate::error::KmsError;
 use crate::kms::{no_alias, Caller, Kms};
 
 impl Kms {
-    pub async fn enable_key_rotation(&self, caller: &Caller, key: &KeyRef, period_days: Option<u32>) -> Result<(), KmsError> {
+    pub async fn enable_key_rotation(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        period_days: Option<u32>,
+    ) -> Result<(), KmsError> {
         no_alias(key)?;
         let days = period_days.unwrap_or(365);
         if !(90..=2560).contains(&days) {

@@ -7,7 +7,12 @@ use crate::kms::{no_alias, Caller, Kms};
 use crate::ops::policy::check_policy_name;
 
 impl Kms {
-    pub async fn get_key_policy(&self, caller: &Caller, key: &KeyRef, name: Option<&str>) -> Result<(String, String), KmsError> {
+    pub async fn get_key_policy(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        name: Option<&str>,
+    ) -> Result<(String, String), KmsError> {
         no_alias(key)?;
         let name = check_policy_name(name)?;
         let k = self.resolve(caller, key).await?;

@@ -7,7 +7,12 @@ use crate::kms::{Caller, Kms};
 use crate::ops::{paginate, Page};
 
 impl Kms {
-    pub async fn list_keys(&self, caller: &Caller, limit: usize, marker: Option<&str>) -> Result<Page<KeyArn>, KmsError> {
+    pub async fn list_keys(
+        &self,
+        caller: &Caller,
+        limit: usize,
+        marker: Option<&str>,
+    ) -> Result<Page<KeyArn>, KmsError> {
         if let Some(m) = marker {
             keyraft_core::KeyId::parse(m).map_err(|_| KmsError::InvalidMarker("The marker is not valid".into()))?;
         }

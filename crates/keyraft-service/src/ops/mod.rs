@@ -33,9 +33,9 @@ pub use create_key::CreateKeyInput;
 pub use decrypt::DecryptOutput;
 pub use encrypt::EncryptOutput;
 pub use generate_data_key::DataKeyOutput;
+pub use get_key_rotation_status::RotationStatus;
 pub use list_aliases::AliasEntry;
 pub use re_encrypt::ReEncryptOutput;
-pub use get_key_rotation_status::RotationStatus;
 
 /// A page of a listing: the items and the marker of the next page, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]

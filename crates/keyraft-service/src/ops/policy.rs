@@ -34,11 +34,16 @@ pub fn validate_policy(policy: &str) -> Result<(), KmsError> {
             "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length between 1 and {MAX_POLICY_CHARS}"
         )));
     }
-    let doc: serde_json::Value = serde_json::from_str(policy)
-        .map_err(|_| KmsError::MalformedPolicy("The new key policy will not allow you to update the key policy in the future.".into()))?;
+    let doc: serde_json::Value = serde_json::from_str(policy).map_err(|_| {
+        KmsError::MalformedPolicy(
+            "The new key policy will not allow you to update the key policy in the future.".into(),
+        )
+    })?;
     match doc.get("Statement") {
         Some(serde_json::Value::Array(_)) | Some(serde_json::Value::Object(_)) => Ok(()),
-        _ => Err(KmsError::MalformedPolicy("Policy contains a statement with no principal or the Statement is missing".into())),
+        _ => Err(KmsError::MalformedPolicy(
+            "Policy contains a statement with no principal or the Statement is missing".into(),
+        )),
     }
 }
 

@@ -7,7 +7,12 @@ use crate::kms::{no_alias, Caller, Kms};
 use crate::ops::tags::validate_tags;
 
 impl Kms {
-    pub async fn tag_resource(&self, caller: &Caller, key: &KeyRef, tags: Vec<(String, String)>) -> Result<(), KmsError> {
+    pub async fn tag_resource(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        tags: Vec<(String, String)>,
+    ) -> Result<(), KmsError> {
         no_alias(key)?;
         validate_tags(&tags)?;
         let k = self.resolve(caller, key).await?;

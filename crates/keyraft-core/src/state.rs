@@ -231,3 +231,97 @@ impl RegionState {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{AccountId, Region};
+    use crate::model::{KeySpec, KeyUsage, Origin};
+
+    fn record(id: u8) -> KeyRecord {
+        KeyRecord {
+            id: KeyId::from_uuid_bytes([id; 16]),
+            account: AccountId::parse("111122223333").unwrap(),
+            region: Region::parse("us-east-1").unwrap(),
+            description: String::new(),
+            creation_ms: 0,
+            state: KeyState::Enabled,
+            deletion_ms: None,
+            pending_window_days: None,
+            spec: KeySpec::SymmetricDefault,
+            usage: KeyUsage::EncryptDecrypt,
+            origin: Origin::AwsKms,
+            multi_region: false,
+            tags: Default::default(),
+            policies: Default::default(),
+            rotation_period_days: None,
+            material: vec![],
+            current_version: 1,
+        }
+    }
+
+    fn env(id: u8, time_ms: u64, command: Command) -> Envelope {
+        Envelope { request_id: RequestId([id; 16]), time_ms, command }
+    }
+
+    #[test]
+    fn a_retried_command_applies_once_and_returns_the_first_result() {
+        let mut s = RegionState::default();
+        let mut t = Touched::default();
+        let k = record(1);
+        s.apply(&env(1, 10, Command::CreateKey { record: Box::new(k.clone()) }), &mut t).unwrap();
+        let alias = AliasName::parse("alias/a").unwrap();
+        let create = env(2, 20, Command::CreateAlias { alias: alias.clone(), key: k.id.clone() });
+        let first = s.apply(&create, &mut t);
+        assert!(first.is_ok());
+        // The same request again (a forward retried after a leader change): same answer, no
+        // AlreadyExists, state unchanged.
+        let before = s.clone();
+        assert_eq!(s.apply(&create, &mut t), first);
+        assert_eq!(s.aliases, before.aliases);
+        // A new request with the same content is a new command and is refused.
+        let again = env(3, 30, Command::CreateAlias { alias, key: k.id.clone() });
+        assert!(matches!(s.apply(&again, &mut t), Err(CoreError::AlreadyExists(_))));
+    }
+
+    #[test]
+    fn apply_is_deterministic_and_time_never_goes_back() {
+        let cmds = vec![
+            env(1, 100, Command::CreateKey { record: Box::new(record(1)) }),
+            env(2, 50, Command::SetEnabled { key: record(1).id, enabled: false }),
+            env(3, 200, Command::ScheduleDeletion { key: record(1).id, window_days: 7 }),
+            env(4, 150, Command::DeleteKey { key: record(1).id }),
+        ];
+        let run = || {
+            let mut s = RegionState::default();
+            let results: Vec<ApplyResult> = cmds.iter().map(|c| s.apply(c, &mut Touched::default())).collect();
+            (s, results)
+        };
+        let (a, ra) = run();
+        let (b, rb) = run();
+        assert_eq!((a.clone(), ra.clone()), (b, rb));
+        assert_eq!(a.clock_ms, 200, "a late stamp must not move the clock back");
+        // Deletion is not due 150 ms into a 7-day window.
+        assert!(matches!(ra[3], Err(CoreError::InvalidStateMessage(_))));
+        assert_eq!(a.keys[&record(1).id].state, KeyState::PendingDeletion);
+    }
+
+    #[test]
+    fn deleting_a_key_removes_its_aliases() {
+        let mut s = RegionState::default();
+        let mut t = Touched::default();
+        let id = record(1).id;
+        s.apply(&env(1, 0, Command::CreateKey { record: Box::new(record(1)) }), &mut t).unwrap();
+        s.apply(
+            &env(2, 0, Command::CreateAlias { alias: AliasName::parse("alias/x").unwrap(), key: id.clone() }),
+            &mut t,
+        )
+        .unwrap();
+        s.apply(&env(3, 0, Command::ScheduleDeletion { key: id.clone(), window_days: 7 }), &mut t).unwrap();
+        let due = 7 * DAY_MS;
+        assert_eq!(s.due_for_deletion(due - 1), vec![]);
+        assert_eq!(s.due_for_deletion(due), vec![id.clone()]);
+        s.apply(&env(4, due, Command::DeleteKey { key: id.clone() }), &mut t).unwrap();
+        assert!(s.keys.is_empty() && s.aliases.is_empty());
+    }
+}

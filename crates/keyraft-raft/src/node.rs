@@ -182,6 +182,18 @@ impl RegionNode {
         }
     }
 
+    /// A follower's `ReadIndex` request, answered on the leader: it joins the leader's own
+    /// coalesced rounds, so the reads of every node of the region share one heartbeat quorum.
+    pub async fn serve_read_index(&self) -> LeaderReply<u64> {
+        if self.current_leader() != Some(self.cfg.node_id) {
+            return self.leader_read_index().await;
+        }
+        match self.barrier.read_index().await {
+            Ok(i) => LeaderReply::Ok(i),
+            Err(e) => LeaderReply::Failed(e.to_string()),
+        }
+    }
+
     async fn fetch_read_index(&self) -> Result<u64, RaftNodeError> {
         let deadline = Instant::now() + self.cfg.write_timeout;
         let mut hint: Option<NodeId> = None;

@@ -86,7 +86,7 @@ impl RaftService for RaftGrpc {
 
     async fn read_index(&self, req: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
         let () = self.payload(req)?;
-        Self::reply(&self.node.leader_read_index().await)
+        Self::reply(&self.node.serve_read_index().await)
     }
 
     async fn status(&self, req: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {

@@ -107,3 +107,23 @@ async fn restarted_follower_catches_up_from_snapshot() {
     assert_eq!(d.key_metadata().unwrap().key_id(), ids[0]);
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_retried_through_another_node_applies_once() {
+    use keyraft_core::command::RequestId;
+    use keyraft_core::{AliasName, Command, KeyId};
+    let c = Cluster::start(&[R]).await.expect("cluster");
+    c.wait_leader(R, Duration::from_secs(20)).await.expect("leader");
+    let id = create_keys(&c, 1, 1).await.remove(0);
+    let cmd = Command::CreateAlias { alias: AliasName::parse("alias/once").unwrap(), key: KeyId::parse(&id).unwrap() };
+    let rid = RequestId([42; 16]);
+    let first = c.node(R, 2).region_node.write(rid, cmd.clone()).await.expect("write");
+    assert!(first.is_ok(), "{first:?}");
+    // The same request, retried through another node (as after a lost reply or leader change).
+    let second = c.node(R, 3).region_node.write(rid, cmd.clone()).await.expect("retry");
+    assert_eq!(first, second, "a retried write must return the first result, not AlreadyExists");
+    // A new request id is a new command.
+    let third = c.node(R, 1).region_node.write(RequestId([43; 16]), cmd).await.expect("write");
+    assert!(third.is_err(), "{third:?}");
+    c.shutdown().await;
+}

@@ -11,6 +11,7 @@ use keyraft_store::{LogStore, NodeId, StateMachineStore, TypeConfig};
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::raft::ClientWriteResponse;
 use openraft::{BasicNode, Raft, ServerState};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -126,21 +127,50 @@ impl RegionNode {
     /// accepts writes: a follower forwards to the leader and retries across leader changes; the
     /// request id makes a retried command apply once.
     pub async fn write(&self, request_id: RequestId, command: Command) -> Result<ApplyResult, RaftNodeError> {
+        let forward = ForwardWrite { request_id, command };
+        self.on_leader(Rpc::ForwardWrite, &forward, self.cfg.write_timeout, RaftNodeError::Timeout, || {
+            self.propose_local(forward.request_id, forward.command.clone())
+        })
+        .await
+    }
+
+    /// Runs `local` if this node leads the region, or `rpc` on the leader otherwise, following
+    /// leader hints and retrying until the write timeout (then `on_timeout`).
+    async fn on_leader<T, Req, F, Fut>(
+        &self,
+        rpc: Rpc,
+        req: &Req,
+        rpc_timeout: Duration,
+        on_timeout: RaftNodeError,
+        local: F,
+    ) -> Result<T, RaftNodeError>
+    where
+        T: DeserializeOwned,
+        Req: Serialize,
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = LeaderReply<T>>,
+    {
         let deadline = Instant::now() + self.cfg.write_timeout;
         let mut hint: Option<NodeId> = None;
         loop {
             let attempt = match hint.take().or_else(|| self.current_leader()) {
-                Some(leader) if leader == self.cfg.node_id => self.propose_local(request_id, command.clone()).await,
-                Some(leader) => self.forward(leader, request_id, &command).await,
+                Some(leader) if leader == self.cfg.node_id => local().await,
+                Some(leader) => match self.leader_addr(leader) {
+                    Some(addr) => match self.clients.call(&addr, rpc, req, rpc_timeout).await {
+                        Ok(reply) => reply,
+                        Err(e) => LeaderReply::Failed(e.to_string()),
+                    },
+                    None => LeaderReply::NotLeader(None),
+                },
                 None => LeaderReply::NotLeader(None),
             };
             match attempt {
                 LeaderReply::Ok(r) => return Ok(r),
                 LeaderReply::NotLeader(h) => hint = h,
-                LeaderReply::Failed(e) => tracing::debug!(error = %e, "write attempt failed; retrying"),
+                LeaderReply::Failed(e) => tracing::debug!(?rpc, error = %e, "attempt on the leader failed; retrying"),
             }
             if Instant::now() >= deadline {
-                return Err(RaftNodeError::Timeout);
+                return Err(on_timeout);
             }
             if hint.is_none() {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -155,17 +185,6 @@ impl RegionNode {
         match res {
             Ok(resp) => LeaderReply::Ok(resp.data),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => LeaderReply::NotLeader(f.leader_id),
-            Err(e) => LeaderReply::Failed(e.to_string()),
-        }
-    }
-
-    async fn forward(&self, leader: NodeId, request_id: RequestId, command: &Command) -> LeaderReply<ApplyResult> {
-        let Some(addr) = self.leader_addr(leader) else {
-            return LeaderReply::NotLeader(None);
-        };
-        let req = ForwardWrite { request_id, command: command.clone() };
-        match self.clients.call(&addr, Rpc::ForwardWrite, &req, self.cfg.write_timeout).await {
-            Ok(reply) => reply,
             Err(e) => LeaderReply::Failed(e.to_string()),
         }
     }
@@ -195,32 +214,7 @@ impl RegionNode {
     }
 
     async fn fetch_read_index(&self) -> Result<u64, RaftNodeError> {
-        let deadline = Instant::now() + self.cfg.write_timeout;
-        let mut hint: Option<NodeId> = None;
-        loop {
-            let attempt = match hint.take().or_else(|| self.current_leader()) {
-                Some(l) if l == self.cfg.node_id => self.leader_read_index().await,
-                Some(l) => match self.leader_addr(l) {
-                    Some(addr) => match self.clients.call(&addr, Rpc::ReadIndex, &(), RPC_TIMEOUT).await {
-                        Ok(r) => r,
-                        Err(e) => LeaderReply::Failed(e.to_string()),
-                    },
-                    None => LeaderReply::NotLeader(None),
-                },
-                None => LeaderReply::NotLeader(None),
-            };
-            match attempt {
-                LeaderReply::Ok(i) => return Ok(i),
-                LeaderReply::NotLeader(h) => hint = h,
-                LeaderReply::Failed(e) => tracing::debug!(error = %e, "read index attempt failed; retrying"),
-            }
-            if Instant::now() >= deadline {
-                return Err(RaftNodeError::NoLeader);
-            }
-            if hint.is_none() {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
+        self.on_leader(Rpc::ReadIndex, &(), RPC_TIMEOUT, RaftNodeError::NoLeader, || self.leader_read_index()).await
     }
 
     /// The linearizable read barrier: after it returns, this node's applied state includes every

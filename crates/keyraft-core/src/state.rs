@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn apply_is_deterministic_and_time_never_goes_back() {
-        let cmds = vec![
+        let cmds = [
             env(1, 100, Command::CreateKey { record: Box::new(record(1)) }),
             env(2, 50, Command::SetEnabled { key: record(1).id, enabled: false }),
             env(3, 200, Command::ScheduleDeletion { key: record(1).id, window_days: 7 }),

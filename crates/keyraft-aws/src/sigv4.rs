@@ -376,7 +376,7 @@ where
         return Err(SigV4Error::PayloadHashMismatch);
     }
 
-    let creq = canonical_request(req, signed_headers, true);
+    let creq = canonical_request_with_payload_hash(req, signed_headers, true, &payload_hash);
     let scope = credential_scope(scope_date, scope_region, scope_service);
     let sts = string_to_sign(amz_date, &scope, &creq);
     let key = signing_key(secret, scope_date, scope_region, scope_service);
@@ -437,6 +437,17 @@ pub fn sign(
 /// normalisation ([`canonical_uri`]); [`verify`] and [`sign`] always normalise, as AWS services
 /// other than S3 do. Bytes, not a `String`: header values need not be UTF-8.
 pub fn canonical_request(req: &SignedRequest<'_>, signed_headers: &str, normalize_path: bool) -> Vec<u8> {
+    canonical_request_with_payload_hash(req, signed_headers, normalize_path, &sha256_hex(req.body))
+}
+
+/// [`canonical_request`] with the body's hex SHA-256 already computed (so [`verify`] hashes the
+/// body once).
+pub fn canonical_request_with_payload_hash(
+    req: &SignedRequest<'_>,
+    signed_headers: &str,
+    normalize_path: bool,
+    payload_hash: &str,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + req.path.len() + req.query.len());
     out.extend_from_slice(req.method.as_bytes());
     out.push(b'\n');
@@ -461,7 +472,7 @@ pub fn canonical_request(req: &SignedRequest<'_>, signed_headers: &str, normaliz
     out.push(b'\n');
     out.extend_from_slice(signed_headers.as_bytes());
     out.push(b'\n');
-    out.extend_from_slice(sha256_hex(req.body).as_bytes());
+    out.extend_from_slice(payload_hash.as_bytes());
     out
 }
 

@@ -47,11 +47,11 @@ async fn no_encrypt_succeeds_after_acknowledged_disable_and_none_is_refused_afte
         tokio::time::sleep(Duration::from_millis(30 + 7 * round)).await;
         admin.disable_key().key_id(&key).send().await.expect("disable");
         let disabled_at = Instant::now();
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         let enable_sent = Instant::now();
         admin.enable_key().key_id(&key).send().await.expect("enable");
         let enabled_at = Instant::now();
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         stop.store(true, Ordering::Relaxed);
         for t in tasks {
             for (start, end, outcome) in t.await.expect("task") {

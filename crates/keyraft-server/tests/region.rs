@@ -92,13 +92,27 @@ async fn restarted_follower_catches_up_from_snapshot() {
     c.stop_node(R, follower).await;
     // Enough writes that the leader snapshots and purges the log the follower is missing.
     let ids = create_keys(&c, leader, 60).await;
-    let purged = c.node(R, leader).region_node.raft().metrics().borrow().purged;
-    assert!(purged.is_some_and(|p| p.index > 10), "leader did not purge its log: {purged:?}");
+    // Snapshots are built in the background; wait for the purge that follows one.
+    let purged = c
+        .node(R, leader)
+        .region_node
+        .raft()
+        .wait(Some(Duration::from_secs(20)))
+        .metrics(|m| m.purged.is_some_and(|p| p.index > 10), "log purged after a snapshot")
+        .await
+        .map(|m| m.purged);
+    assert!(purged.is_ok(), "leader did not purge its log: {purged:?}");
 
     c.start_node(R, follower).await.expect("restart follower");
     wait_applied_keys(&c, follower, 63).await;
-    let snap = c.node(R, follower).region_node.raft().metrics().borrow().snapshot;
-    assert!(snap.is_some(), "the follower caught up without a snapshot");
+    let snap = c
+        .node(R, follower)
+        .region_node
+        .raft()
+        .wait(Some(Duration::from_secs(10)))
+        .metrics(|m| m.snapshot.is_some(), "snapshot installed")
+        .await;
+    assert!(snap.is_ok(), "the follower caught up without a snapshot: {snap:?}");
     let leader_state = c.node(R, leader).region_node.state().read(|s| s.keys.clone());
     let follower_state = c.node(R, follower).region_node.state().read(|s| s.keys.clone());
     assert_eq!(leader_state, follower_state, "states differ after snapshot install");

@@ -16,11 +16,30 @@ pub const DEDUPE_WINDOW_MS: u64 = 15 * 60 * 1000;
 pub const MAX_TAGS: usize = 50;
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
-/// A remembered result for an idempotency id.
+/// A remembered result for an idempotency id: what the command returned, by reference (a full
+/// `KeyRecord` per write would multiply the state's size for the whole dedupe window).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Remembered {
     pub time_ms: u64,
-    pub result: ApplyResult,
+    pub result: Result<AppliedRef, CoreError>,
+}
+
+/// [`Applied`] by reference. A retried command answers with the key or alias as it is now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AppliedRef {
+    Unit,
+    Key(KeyId),
+    Alias(AliasName),
+}
+
+impl AppliedRef {
+    fn of(a: &Applied) -> Self {
+        match a {
+            Applied::Unit => AppliedRef::Unit,
+            Applied::Key(k) => AppliedRef::Key(k.id.clone()),
+            Applied::Alias(a) => AppliedRef::Alias(a.name.clone()),
+        }
+    }
 }
 
 /// Everything one region's Raft group agrees on about keys.
@@ -54,10 +73,20 @@ impl RegionState {
             touched.requests.push(id);
         }
         if let Some(prev) = self.requests.get(&env.request_id) {
-            return prev.result.clone();
+            return match &prev.result {
+                Err(e) => Err(e.clone()),
+                Ok(AppliedRef::Unit) => Ok(Applied::Unit),
+                Ok(AppliedRef::Key(id)) => {
+                    Ok(self.keys.get(id).map_or(Applied::Unit, |k| Applied::Key(Box::new(k.clone()))))
+                }
+                Ok(AppliedRef::Alias(name)) => {
+                    Ok(self.aliases.get(name).map_or(Applied::Unit, |a| Applied::Alias(a.clone())))
+                }
+            };
         }
         let result = self.apply_command(&env.command, now, touched);
-        self.requests.insert(env.request_id, Remembered { time_ms: now, result: result.clone() });
+        let remembered = result.as_ref().map(AppliedRef::of).map_err(Clone::clone);
+        self.requests.insert(env.request_id, Remembered { time_ms: now, result: remembered });
         touched.requests.push(env.request_id);
         result
     }

@@ -63,7 +63,7 @@ mod tests {
 
     use keyraft_core::command::RequestId;
     use keyraft_core::state::Remembered;
-    use keyraft_core::{Applied, Command, CoreError, Envelope, KeyId};
+    use keyraft_core::{Command, CoreError, Envelope, KeyId};
     use openraft::{BasicNode, EntryPayload, Membership, SnapshotMeta};
 
     use super::*;
@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn core_results_roundtrip() {
-        roundtrip(&Remembered { time_ms: 5, result: Ok(Applied::Unit) });
+        roundtrip(&Remembered { time_ms: 5, result: Ok(keyraft_core::state::AppliedRef::Unit) });
         roundtrip(&Remembered {
             time_ms: 6,
             result: Err(CoreError::InvalidState { arn: "arn".into(), state: keyraft_core::KeyState::PendingDeletion }),

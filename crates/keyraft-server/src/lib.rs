@@ -7,8 +7,10 @@
 //! - [`dev`]: `keyraft dev`: two regions × three nodes in one process.
 //! - [`status`]: `keyraft status`: a region's nodes, leader, term and indexes.
 //! - [`secrets`]: root key files and dev credentials.
+//! - [`bench`]: `keyraft bench`: load generator for keyraft and OpenBao transit.
 
 pub mod admin;
+pub mod bench;
 pub mod config;
 pub mod dev;
 pub mod node;

@@ -50,6 +50,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Load generator: ops/s and latency percentiles of keyraft (or OpenBao transit).
+    Bench(Box<keyraft_server::bench::BenchArgs>),
 }
 
 fn init_tracing() {
@@ -116,6 +118,9 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 print!("{}", keyraft_server::status::render(&s));
             }
+        }
+        Cmd::Bench(args) => {
+            keyraft_server::bench::run(*args).await?;
         }
     }
     Ok(())

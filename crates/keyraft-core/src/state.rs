@@ -12,6 +12,8 @@ use crate::model::{AliasRecord, KeyRecord, KeyState};
 
 /// How long an idempotency id is remembered, in state-machine time.
 pub const DEDUPE_WINDOW_MS: u64 = 15 * 60 * 1000;
+/// How often (in state-machine time) expired idempotency ids are swept.
+const SWEEP_EVERY_MS: u64 = 60 * 1000;
 /// Tags per key (AWS: 50).
 pub const MAX_TAGS: usize = 50;
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -63,16 +65,25 @@ pub struct Touched {
 impl RegionState {
     /// Applies one command. Deterministic: the result depends only on `self` and `env`.
     pub fn apply(&mut self, env: &Envelope, touched: &mut Touched) -> ApplyResult {
-        let now = self.clock_ms.max(env.time_ms);
+        let before = self.clock_ms;
+        let now = before.max(env.time_ms);
         self.clock_ms = now;
-        // Forget idempotency ids older than the window.
-        let expired: Vec<RequestId> =
-            self.requests.iter().filter(|(_, r)| r.time_ms + DEDUPE_WINDOW_MS < now).map(|(id, _)| *id).collect();
-        for id in expired {
-            self.requests.remove(&id);
-            touched.requests.push(id);
+        // Forget idempotency ids older than the window, once per minute of state-machine time
+        // (a scan per apply would cost O(remembered ids) on every write). Deterministic: it
+        // depends only on the replicated clock. Lookups ignore expired ids either way.
+        if now / SWEEP_EVERY_MS != before / SWEEP_EVERY_MS {
+            let expired: Vec<RequestId> = self
+                .requests
+                .iter()
+                .filter(|(_, r)| r.time_ms + DEDUPE_WINDOW_MS < now)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in expired {
+                self.requests.remove(&id);
+                touched.requests.push(id);
+            }
         }
-        if let Some(prev) = self.requests.get(&env.request_id) {
+        if let Some(prev) = self.requests.get(&env.request_id).filter(|r| r.time_ms + DEDUPE_WINDOW_MS >= now) {
             return match &prev.result {
                 Err(e) => Err(e.clone()),
                 Ok(AppliedRef::Unit) => Ok(Applied::Unit),
@@ -311,6 +322,30 @@ mod tests {
         // A new request with the same content is a new command and is refused.
         let again = env(3, 30, Command::CreateAlias { alias, key: k.id.clone() });
         assert!(matches!(s.apply(&again, &mut t), Err(CoreError::AlreadyExists(_))));
+    }
+
+    #[test]
+    fn idempotency_ids_expire_after_the_window_and_are_swept() {
+        let mut s = RegionState::default();
+        let mut t = Touched::default();
+        let id = record(1).id;
+        s.apply(&env(1, 1, Command::CreateKey { record: Box::new(record(1)) }), &mut t).unwrap();
+        let tag = |time| env(2, time, Command::TagResource { key: id.clone(), tags: vec![("k".into(), "v".into())] });
+        s.apply(&tag(2), &mut t).unwrap();
+        // Within the window a retry is answered from memory even after other writes.
+        let within = DEDUPE_WINDOW_MS;
+        s.apply(&env(3, within, Command::SetEnabled { key: id.clone(), enabled: false }), &mut t).unwrap();
+        assert!(s.requests.contains_key(&RequestId([2; 16])));
+        // Past the window the id is forgotten (and swept at the next minute boundary).
+        let after = 2 + DEDUPE_WINDOW_MS + SWEEP_EVERY_MS + 1;
+        s.apply(&env(4, after, Command::SetEnabled { key: id.clone(), enabled: true }), &mut t).unwrap();
+        assert!(!s.requests.contains_key(&RequestId([2; 16])), "expired id not swept");
+        assert!(t.requests.contains(&RequestId([2; 16])), "the sweep must be persisted");
+        // A command reusing an expired id is a new command: it is applied.
+        let mut s2 = s.clone();
+        s2.keys.get_mut(&id).unwrap().tags.clear();
+        s2.apply(&tag(after + 1), &mut t).unwrap();
+        assert_eq!(s2.keys[&id].tags.len(), 1);
     }
 
     #[test]

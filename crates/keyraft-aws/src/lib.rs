@@ -5,13 +5,17 @@
 //! - [`server`]: the axum router: body limit, authentication, dispatch, request ids.
 //! - [`sigv4`]: Signature Version 4 verification (and signing, for tests and the load generator).
 //! - [`identity`]: access keys → callers.
+//! - `asymmetric`: Sign, Verify, GetPublicKey and RSA Encrypt/Decrypt/ReEncrypt on the wire.
 //! - [`ops`]: one function per operation: wire JSON → service call → wire JSON.
+//! - `rotation`: RotateKeyOnDemand and ListKeyRotations on the wire.
 //! - [`wire`]: reading request members with AWS's errors, writing AWS shapes.
 //! - [`error`]: `AwsError` (exception name, status, message) and the mappings into it.
 
+mod asymmetric;
 pub mod error;
 pub mod identity;
 pub mod ops;
+mod rotation;
 pub mod server;
 pub mod sigv4;
 pub mod wire;

@@ -240,6 +240,10 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
             let tags: Vec<Value> = page.items.iter().map(|(k, v)| json!({"TagKey": k, "TagValue": v})).collect();
             paged(json!({ "Tags": tags }), page.next_marker)
         }
+        "Sign" | "Verify" | "GetPublicKey" => crate::asymmetric::dispatch(kms, caller, op, input).await?,
+        "Encrypt" | "Decrypt" | "ReEncrypt" if crate::asymmetric::is_rsa_request(op, input)? => {
+            crate::asymmetric::dispatch(kms, caller, op, input).await?
+        }
         "Encrypt" => {
             check_algorithm(input, "EncryptionAlgorithm")?;
             let pt = input.blob_req("Plaintext", 1, 4096)?;
@@ -377,6 +381,7 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
             }
             v
         }
+        "RotateKeyOnDemand" | "ListKeyRotations" => crate::rotation::dispatch(kms, caller, op, input).await?,
         _ => return Ok(None),
     };
     if dry_run {

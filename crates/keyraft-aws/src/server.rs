@@ -54,13 +54,36 @@ fn error_response(request_id: &str, e: &AwsError) -> Response {
 
 async fn handle(State(st): State<Arc<ApiState>>, req: Request<Body>) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    match serve(&st, req).await {
+    let mut r = match serve(&st, req).await {
         Ok(v) => respond(&request_id, 200, &v),
         Err(e) => {
             tracing::debug!(%request_id, exception = e.exception, message = %e.message, "request refused");
             error_response(&request_id, &e)
         }
+    };
+    // The `Date` header comes from the clock SigV4 is verified against (hyper would otherwise
+    // add the system time): AWS SDKs correct their signing time by the skew they see in it.
+    if let Some(v) = http_date(st.clock.now_ms()).and_then(|d| HeaderValue::from_str(&d).ok()) {
+        r.headers_mut().insert(axum::http::header::DATE, v);
     }
+    r
+}
+
+/// `ms` since the epoch as an HTTP date (IMF-fixdate, RFC 9110): `Sun, 06 Nov 1994 08:49:37 GMT`.
+fn http_date(ms: u64) -> Option<String> {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let t = time::OffsetDateTime::from_unix_timestamp(i64::try_from(ms / 1000).ok()?).ok()?;
+    Some(format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[usize::from(t.weekday().number_days_from_monday())],
+        t.day(),
+        MONTHS[usize::from(u8::from(t.month())) - 1],
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    ))
 }
 
 async fn serve(st: &ApiState, req: Request<Body>) -> Result<Value, AwsError> {
@@ -101,4 +124,13 @@ async fn serve(st: &ApiState, req: Request<Body>) -> Result<Value, AwsError> {
     dispatch(&st.kms, caller, op, &input).await?.ok_or_else(|| {
         AwsError::new("UnsupportedOperationException", 400, format!("{op} is not supported by this keyraft version"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn http_dates() {
+        assert_eq!(super::http_date(784_111_777_000).as_deref(), Some("Sun, 06 Nov 1994 08:49:37 GMT"));
+        assert_eq!(super::http_date(0).as_deref(), Some("Thu, 01 Jan 1970 00:00:00 GMT"));
+    }
 }

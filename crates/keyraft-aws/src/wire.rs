@@ -239,9 +239,11 @@ pub fn key_metadata(k: &KeyRecord) -> Value {
         "KeyManager": "CUSTOMER",
         "CustomerMasterKeySpec": k.spec.as_aws(),
         "KeySpec": k.spec.as_aws(),
-        "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
         "MultiRegion": k.multi_region,
     });
+    if let Value::Object(o) = &mut m {
+        crate::asymmetric::algorithm_lists(k, o);
+    }
     if let (Some(d), Value::Object(o)) = (k.deletion_ms, &mut m) {
         o.insert("DeletionDate".into(), epoch(d));
         if let Some(w) = k.pending_window_days {

@@ -86,6 +86,14 @@ pub enum Command {
         key: KeyId,
         period_days: Option<u32>,
     },
+    /// A new backing-key version (generated and wrapped before proposing). Automatic rotations
+    /// are proposed by the leader and name the due date they were proposed for (`rotation.rs`).
+    RotateKey {
+        key: KeyId,
+        kind: crate::rotation::RotationType,
+        material: crate::model::WrappedMaterial,
+        due_ms: Option<u64>,
+    },
 }
 
 impl Command {

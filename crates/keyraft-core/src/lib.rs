@@ -3,14 +3,17 @@
 //! No I/O, no clock, no RNG: everything here is a function of its inputs, so the Raft state
 //! machine's [`apply`](state::RegionState::apply) is deterministic on every node.
 //!
+//! - [`algorithms`]: asymmetric signing/encryption algorithms and which key specs allow them.
 //! - [`ids`]: parse-don't-validate identifiers (`KeyId`, `AccountId`, `Region`, `AliasName`,
 //!   `KeyArn`, `KeyRef`).
 //! - [`model`]: the key model (`KeyRecord`, `KeyState`, `KeySpec`, `KeyUsage`, `Origin`, …).
 //! - [`command`]: Raft commands proposed by the leader (`Envelope`, `Command`) and their result.
 //! - [`state`]: the region's key state and the deterministic apply.
 //! - [`lifecycle`]: the key state × operation matrix.
+//! - [`rotation`]: backing-key rotation (schedule, history, apply of `RotateKey`).
 //! - [`error`]: the crate's error enum.
 
+pub mod algorithms;
 pub mod clock;
 pub mod command;
 pub mod context;
@@ -18,6 +21,7 @@ pub mod error;
 pub mod ids;
 pub mod lifecycle;
 pub mod model;
+pub mod rotation;
 pub mod state;
 
 pub use clock::Clock;

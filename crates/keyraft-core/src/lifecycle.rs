@@ -85,6 +85,7 @@ mod tests {
             rotation_period_days: None,
             material: vec![],
             current_version: 1,
+            rotation: Default::default(),
         }
     }
 

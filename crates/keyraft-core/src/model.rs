@@ -104,6 +104,9 @@ pub struct WrappedMaterial {
     pub version: u32,
     pub created_ms: u64,
     pub wrapped: Vec<u8>,
+    /// Asymmetric keys: the public key, DER SubjectPublicKeyInfo, in the clear (`wrapped` then
+    /// holds the PKCS#8 private key in wrap format v2). `None` for symmetric material.
+    pub public_key: Option<Vec<u8>>,
 }
 
 /// Everything a region stores about one key.
@@ -131,6 +134,8 @@ pub struct KeyRecord {
     pub material: Vec<WrappedMaterial>,
     /// The version new ciphertexts are made with.
     pub current_version: u32,
+    /// Automatic-rotation schedule and completed rotations (`rotation.rs`).
+    pub rotation: crate::rotation::KeyRotation,
 }
 
 impl KeyRecord {

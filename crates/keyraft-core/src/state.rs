@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{Applied, ApplyResult, Command, Envelope, RequestId};
 use crate::error::CoreError;
-use crate::ids::{AliasName, KeyId};
+use crate::ids::{AccountId, AliasName, KeyId};
 use crate::lifecycle;
 use crate::model::{AliasRecord, KeyRecord, KeyState};
 
@@ -52,6 +52,9 @@ pub struct RegionState {
     pub requests: BTreeMap<RequestId, Remembered>,
     /// The latest time stamp applied; apply time never goes backwards.
     pub clock_ms: u64,
+    /// Tombstones: keys deleted after their waiting period, with their account, so that their
+    /// ciphertexts answer NotFound rather than "not a ciphertext of this region".
+    pub deleted: BTreeMap<KeyId, AccountId>,
 }
 
 /// What an apply changed, so that a store can persist just that.
@@ -60,6 +63,7 @@ pub struct Touched {
     pub keys: Vec<KeyId>,
     pub aliases: Vec<AliasName>,
     pub requests: Vec<RequestId>,
+    pub deleted: Vec<KeyId>,
 }
 
 impl RegionState {
@@ -72,12 +76,8 @@ impl RegionState {
         // (a scan per apply would cost O(remembered ids) on every write). Deterministic: it
         // depends only on the replicated clock. Lookups ignore expired ids either way.
         if now / SWEEP_EVERY_MS != before / SWEEP_EVERY_MS {
-            let expired: Vec<RequestId> = self
-                .requests
-                .iter()
-                .filter(|(_, r)| r.time_ms + DEDUPE_WINDOW_MS < now)
-                .map(|(id, _)| *id)
-                .collect();
+            let expired: Vec<RequestId> =
+                self.requests.iter().filter(|(_, r)| r.time_ms + DEDUPE_WINDOW_MS < now).map(|(id, _)| *id).collect();
             for id in expired {
                 self.requests.remove(&id);
                 touched.requests.push(id);
@@ -161,7 +161,10 @@ impl RegionState {
                 if !due {
                     return Err(CoreError::InvalidStateMessage(format!("{} is not due for deletion", k.arn())));
                 }
-                self.keys.remove(key);
+                if let Some(gone) = self.keys.remove(key) {
+                    self.deleted.insert(key.clone(), gone.account);
+                    touched.deleted.push(key.clone());
+                }
                 touched.keys.push(key.clone());
                 let gone: Vec<AliasName> =
                     self.aliases.iter().filter(|(_, a)| &a.target == key).map(|(n, _)| n.clone()).collect();
@@ -250,7 +253,13 @@ impl RegionState {
             Command::SetRotation { key, period_days } => {
                 let k = self.key_mut(key)?;
                 lifecycle::check_rotation_change(k)?;
-                k.rotation_period_days = *period_days;
+                crate::rotation::set_period(k, *period_days, now);
+                touched.keys.push(key.clone());
+                Ok(Applied::Key(Box::new(k.clone())))
+            }
+            Command::RotateKey { key, kind, material, due_ms } => {
+                let k = self.key_mut(key)?;
+                crate::rotation::apply_rotate(k, *kind, material, *due_ms, now)?;
                 touched.keys.push(key.clone());
                 Ok(Applied::Key(Box::new(k.clone())))
             }
@@ -297,6 +306,7 @@ mod tests {
             rotation_period_days: None,
             material: vec![],
             current_version: 1,
+            rotation: Default::default(),
         }
     }
 

@@ -12,4 +12,13 @@ pub enum CryptoError {
     Unwrap,
     #[error("secret must be {expected} bytes")]
     Length { expected: usize },
+    /// A key spec or algorithm this build cannot do (for example Ed25519ph).
+    #[error("{0}")]
+    Unsupported(String),
+    /// Key generation or parsing of a stored key failed inside the crypto library.
+    #[error("asymmetric key operation failed")]
+    Asymmetric,
+    /// An RSA ciphertext that does not decrypt (no detail: no padding oracle).
+    #[error("the ciphertext does not decrypt under this key")]
+    Decrypt,
 }

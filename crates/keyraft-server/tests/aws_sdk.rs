@@ -1328,7 +1328,8 @@ async fn region_isolation_and_unsupported_operations() {
         .signing_algorithm(SigningAlgorithmSpec::RsassaPssSha256)
         .send()
         .await;
-    assert_code(sign, "UnsupportedOperationException", "Sign");
+    // Sign exists now (asymmetric.rs); a symmetric key cannot sign, as in AWS.
+    assert_code(sign, "InvalidKeyUsageException", "Sign with a symmetric key");
     let grant = us
         .create_grant()
         .key_id(&id)

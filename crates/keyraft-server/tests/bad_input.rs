@@ -402,7 +402,8 @@ async fn bad_requests_get_aws_errors_and_change_nothing() {
     }
     let sign_body =
         json!({ "KeyId": key, "Message": B64.encode("m"), "SigningAlgorithm": "RSASSA_PSS_SHA_256" }).to_string();
-    cases.push(case("Sign", raw.signed("Sign", sign_body.as_bytes()), sign_body, "UnsupportedOperationException"));
+    // A symmetric key cannot sign (AWS: InvalidKeyUsageException).
+    cases.push(case("Sign", raw.signed("Sign", sign_body.as_bytes()), sign_body, "InvalidKeyUsageException"));
     let grant =
         json!({ "KeyId": key, "GranteePrincipal": "arn:aws:iam::111122223333:root", "Operations": ["Decrypt"] })
             .to_string();

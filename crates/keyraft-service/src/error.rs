@@ -22,6 +22,9 @@ pub enum KmsError {
     IncorrectKey(String),
     #[error("{0}")]
     InvalidKeyUsage(String),
+    /// Verify: the signature does not match.
+    #[error("{0}")]
+    InvalidSignature(String),
     #[error("{0}")]
     Unsupported(String),
     #[error("{0}")]

@@ -1,11 +1,12 @@
 //! Leader-driven, time-based lifecycle: once a key's deletion date has passed, the leader proposes
-//! `DeleteKey`, so every node agrees on when the key went away.
+//! `DeleteKey`; once a key's automatic rotation is due, it proposes `RotateKey` with fresh
+//! material. Every node so agrees on when each happened.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use keyraft_core::command::RequestId;
-use keyraft_core::Command;
+use keyraft_core::{Command, KeyRecord};
 
 use crate::kms::Kms;
 
@@ -30,6 +31,26 @@ pub async fn run(kms: Arc<Kms>, every: Duration, shutdown: impl std::future::Fut
                 Ok(Err(e)) => tracing::debug!(%key, error = %e, "key not deleted"),
                 Err(e) => tracing::warn!(%key, error = %e, "could not propose key deletion"),
             }
+        }
+        rotate_due(&kms).await;
+    }
+}
+
+/// Proposes the automatic rotation of every key whose rotation is due by the leader's clock. The
+/// leader reads its own applied state; if that is stale (a new leader still applying), the
+/// proposal names an old due date or version and the apply refuses it, so each scheduled
+/// rotation happens once whichever leader proposes it, and a refused one is retried next tick.
+async fn rotate_due(kms: &Kms) {
+    let node = kms.node();
+    let now = node.clock().now_ms();
+    let due: Vec<(KeyRecord, u64)> = node.state().read(|s| {
+        s.due_for_rotation(now).into_iter().filter_map(|(id, d)| s.keys.get(&id).cloned().map(|k| (k, d))).collect()
+    });
+    for (k, due_ms) in due {
+        let key = k.id.clone();
+        match kms.rotate_automatically(&k, due_ms).await {
+            Ok(k) => tracing::info!(%key, version = k.current_version, "rotated key automatically"),
+            Err(e) => tracing::debug!(%key, error = %e, "key not rotated"),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use keyraft_core::command::RequestId;
 use keyraft_core::{AccountId, Applied, Command, KeyId, KeyRecord, KeyRef, Region, RegionState};
+use keyraft_crypto::asymmetric::LoadedKey;
 use keyraft_crypto::{KeyMaterial, RootKey};
 use keyraft_raft::RegionNode;
 
@@ -27,11 +28,13 @@ pub struct Kms {
     /// Unwrapped backing keys by (key, version). Versions are immutable, so entries never go
     /// stale; a deleted key is refused before its material is looked up.
     cache: RwLock<HashMap<(KeyId, u32), Arc<KeyMaterial>>>,
+    /// Parsed asymmetric private keys, likewise (see `ops::asymmetric`).
+    pub(crate) private_keys: RwLock<HashMap<(KeyId, u32), Arc<LoadedKey>>>,
 }
 
 impl Kms {
     pub fn new(node: Arc<RegionNode>, root: RootKey, entropy: Arc<dyn Entropy>) -> Self {
-        Kms { node, root, entropy, cache: RwLock::default() }
+        Kms { node, root, entropy, cache: RwLock::default(), private_keys: RwLock::default() }
     }
 
     pub fn node(&self) -> &Arc<RegionNode> {

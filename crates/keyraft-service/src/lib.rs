@@ -5,7 +5,8 @@
 //! - [`kms`]: `Kms`, the per-node service object (root key, material cache, entropy).
 //! - [`ops`]: one file per operation (`impl Kms` blocks).
 //! - [`entropy`]: the injected randomness.
-//! - [`housekeeping`]: leader-driven time-based lifecycle (deletion after the waiting period).
+//! - [`housekeeping`]: leader-driven time-based lifecycle (deletion after the waiting period,
+//!   automatic rotation).
 //! - [`error`]: the crate's error enum.
 
 pub mod entropy;

@@ -7,6 +7,7 @@
 //! | `k/<key id>`         | `KeyRecord`                    |
 //! | `a/<alias name>`     | `AliasRecord`                  |
 //! | `r/<request id hex>` | `Remembered`                   |
+//! | `d/<key id>`         | `AccountId` (deleted-key tombstone) |
 //! | `m/last_applied`     | `Option<LogId>`                |
 //! | `m/membership`       | `StoredMembership`             |
 //! | `m/clock`            | `u64` (`RegionState::clock_ms`) |
@@ -16,7 +17,7 @@
 
 use keyraft_core::command::RequestId;
 use keyraft_core::state::{Remembered, Touched};
-use keyraft_core::{AliasName, AliasRecord, KeyId, KeyRecord, RegionState};
+use keyraft_core::{AccountId, AliasName, AliasRecord, KeyId, KeyRecord, RegionState};
 
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
@@ -27,6 +28,7 @@ pub(crate) const SM_TREE: &str = "state_machine";
 const KEY_PREFIX: &str = "k/";
 const ALIAS_PREFIX: &str = "a/";
 const REQUEST_PREFIX: &str = "r/";
+const DELETED_PREFIX: &str = "d/";
 const LAST_APPLIED: &str = "m/last_applied";
 const MEMBERSHIP: &str = "m/membership";
 const CLOCK: &str = "m/clock";
@@ -102,6 +104,10 @@ pub(crate) fn load(tree: &sled::Tree) -> Result<Machine, StoreError> {
                 parse_request_id(hex).ok_or_else(|| StoreError::corrupt("request id", format!("bad key {key}")))?;
             let remembered: Remembered = decode("remembered request", &v)?;
             m.state.requests.insert(id, remembered);
+        } else if let Some(id) = key.strip_prefix(DELETED_PREFIX) {
+            let id = KeyId::parse(id).map_err(|_| StoreError::corrupt("tombstone", format!("bad key {key}")))?;
+            let account: AccountId = decode("tombstone", &v)?;
+            m.state.deleted.insert(id, account);
         } else if key == LAST_APPLIED {
             m.last_applied = decode("last applied log id", &v)?;
         } else if key == MEMBERSHIP {
@@ -159,6 +165,16 @@ pub(crate) fn write_touched(
             None => batch.remove(request_key(id).as_bytes()),
         }
     }
+    let mut deleted: Vec<&KeyId> = touched.deleted.iter().collect();
+    deleted.sort_unstable();
+    deleted.dedup();
+    for id in deleted {
+        let k = format!("{DELETED_PREFIX}{id}");
+        match m.state.deleted.get(id) {
+            Some(a) => batch.insert(k.as_bytes(), encode("tombstone", a)?),
+            None => batch.remove(k.as_bytes()),
+        }
+    }
     put_meta(batch, m, membership_changed)
 }
 
@@ -177,6 +193,9 @@ pub(crate) fn rewrite_all(tree: &sled::Tree, m: &Machine) -> Result<sled::Batch,
     }
     for (id, r) in &m.state.requests {
         batch.insert(request_key(id).as_bytes(), encode("remembered request", r)?);
+    }
+    for (id, a) in &m.state.deleted {
+        batch.insert(format!("{DELETED_PREFIX}{id}").as_bytes(), encode("tombstone", a)?);
     }
     put_meta(&mut batch, m, true)?;
     Ok(batch)

@@ -39,8 +39,9 @@ fn key_record(n: u8) -> KeyRecord {
         tags: [("team".to_string(), format!("t{n}"))].into_iter().collect(),
         policies: [("default".to_string(), "{}".to_string())].into_iter().collect(),
         rotation_period_days: None,
-        material: vec![WrappedMaterial { version: 1, created_ms: 0, wrapped: vec![n; 60] }],
+        material: vec![WrappedMaterial { version: 1, created_ms: 0, wrapped: vec![n; 60], public_key: None }],
         current_version: 1,
+        rotation: Default::default(),
     }
 }
 

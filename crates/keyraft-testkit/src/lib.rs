@@ -5,12 +5,17 @@
 //! - [`RecordingEntropy`]: the OS RNG, remembering every 32-byte value it produced (key material
 //!   and data keys), so tests can scan the disk for them.
 //! - [`sdk_client`]: an unmodified `aws-sdk-kms` client for an endpoint.
+//! - [`TestClock`]: wall-clock time plus an offset that tests move forward (days in a call), shared
+//!   by the nodes and the SDK clients that sign their requests.
 //! - [`free_ports`]: loopback ports nobody listens on.
 
 use std::net::TcpListener;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use keyraft_core::Clock;
 
 use keyraft_raft::SystemClock;
 use keyraft_server::dev::{DevInfo, DevOptions, NODES_PER_REGION};
@@ -44,6 +49,41 @@ impl Entropy for RecordingEntropy {
     }
 }
 
+/// The system clock plus an offset that only grows: tests fast-forward time (for rotation and
+/// deletion schedules) by [`TestClock::advance`]. Clones share the offset.
+#[derive(Clone, Debug, Default)]
+pub struct TestClock {
+    offset_ms: Arc<AtomicU64>,
+}
+
+impl TestClock {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        self.offset_ms.fetch_add(u64::try_from(by.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);
+    }
+
+    fn system_ms() -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+    }
+}
+
+impl Clock for TestClock {
+    fn now_ms(&self) -> u64 {
+        Self::system_ms().saturating_add(self.offset_ms.load(Ordering::SeqCst))
+    }
+}
+
+/// SDK clients of a cluster on a test clock sign with that clock (SigV4 refuses skewed requests).
+impl aws_smithy_async::time::TimeSource for TestClock {
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.now_ms())
+    }
+}
+
 /// Fast Raft timings for tests on a loaded 2-core machine.
 fn test_timings(cfg: &mut NodeConfig) {
     cfg.heartbeat_ms = Some(50);
@@ -56,6 +96,8 @@ pub struct Cluster {
     pub entropy: Arc<RecordingEntropy>,
     configs: Vec<NodeConfig>,
     nodes: Vec<Option<RunningNode>>,
+    clock: Arc<dyn Clock>,
+    test_clock: Option<TestClock>,
 }
 
 impl Cluster {
@@ -65,6 +107,33 @@ impl Cluster {
 
     /// Starts with `tweak` applied to every node's config.
     pub async fn start_with(regions: &[&str], tweak: fn(&mut NodeConfig)) -> anyhow::Result<Self> {
+        Self::start_inner(regions, tweak, None).await
+    }
+
+    /// Starts with `tweak` applied to every node's config, every node (also when restarted) and
+    /// every [`Cluster::client`] on `clock`.
+    pub async fn start_with_clock(
+        regions: &[&str],
+        tweak: fn(&mut NodeConfig),
+        clock: TestClock,
+    ) -> anyhow::Result<Self> {
+        Self::start_inner(regions, tweak, Some(clock)).await
+    }
+
+    /// The test kit's fast Raft timings, for [`Cluster::start_with_clock`].
+    pub fn test_timings() -> fn(&mut NodeConfig) {
+        test_timings
+    }
+
+    async fn start_inner(
+        regions: &[&str],
+        tweak: fn(&mut NodeConfig),
+        test_clock: Option<TestClock>,
+    ) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = match &test_clock {
+            Some(c) => Arc::new(c.clone()),
+            None => Arc::new(SystemClock),
+        };
         let dir = tempfile::tempdir()?;
         let mut opts = DevOptions::new(dir.path().join("data"));
         opts.regions = regions
@@ -75,11 +144,11 @@ impl Cluster {
         opts.ports = Some(ports.chunks(3).map(|c| [c[0], c[1], c[2]]).collect());
         opts.tweak = Some(tweak);
         let entropy = Arc::new(RecordingEntropy::default());
-        let cluster = keyraft_server::dev::start(&opts, Arc::new(SystemClock), entropy.clone()).await?;
+        let cluster = keyraft_server::dev::start(&opts, clock.clone(), entropy.clone()).await?;
         let configs = cluster.nodes.iter().map(|n| n.config.clone()).collect();
         let info = cluster.info.clone();
         let nodes = cluster.nodes.into_iter().map(Some).collect();
-        Ok(Cluster { dir, info, entropy, configs, nodes })
+        Ok(Cluster { dir, info, entropy, configs, nodes, clock, test_clock })
     }
 
     fn index(&self, region: &str, node: u64) -> usize {
@@ -102,7 +171,14 @@ impl Cluster {
     }
 
     pub fn client(&self, region: &str, node: u64) -> aws_sdk_kms::Client {
-        sdk_client(&self.endpoint(region, node), region, &self.info.access_key_id, &self.info.secret_access_key)
+        let client =
+            sdk_client(&self.endpoint(region, node), region, &self.info.access_key_id, &self.info.secret_access_key);
+        match &self.test_clock {
+            Some(clock) => {
+                aws_sdk_kms::Client::from_conf(client.config().to_builder().time_source(clock.clone()).build())
+            }
+            None => client,
+        }
     }
 
     /// The leader of `region` as seen by any running node.
@@ -147,7 +223,7 @@ impl Cluster {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         // The previous incarnation's sled lock and sockets are released asynchronously.
         let started = loop {
-            match RunningNode::start(self.configs[i].clone(), Arc::new(SystemClock), self.entropy.clone()).await {
+            match RunningNode::start(self.configs[i].clone(), self.clock.clone(), self.entropy.clone()).await {
                 Ok(n) => break n,
                 Err(e) if tokio::time::Instant::now() < deadline => {
                     let _ = e;

@@ -6,7 +6,7 @@ use keyraft_crypto::KeyMaterial;
 
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
-use crate::ops::{policy, tags};
+use crate::ops::{asymmetric, policy, tags};
 
 #[derive(Debug, Clone)]
 pub struct CreateKeyInput {
@@ -23,19 +23,7 @@ impl Kms {
     /// Generates and wraps the key's material on this node, then proposes the complete record;
     /// the leader stamps the creation time.
     pub async fn create_key(&self, caller: &Caller, input: CreateKeyInput) -> Result<KeyRecord, KmsError> {
-        let usage = input.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
-        if input.key_spec != KeySpec::SymmetricDefault {
-            return Err(KmsError::Unsupported(format!(
-                "KeySpec {} is not supported by this keyraft version; SYMMETRIC_DEFAULT is",
-                input.key_spec
-            )));
-        }
-        if usage != KeyUsage::EncryptDecrypt {
-            return Err(KmsError::Validation(format!(
-                "KeyUsage {usage} is not compatible with KeySpec {}",
-                input.key_spec
-            )));
-        }
+        let usage = asymmetric::create_usage(input.key_spec, input.key_usage)?;
         if input.origin != Origin::AwsKms {
             return Err(KmsError::Unsupported(format!(
                 "Origin {} is not supported by this keyraft version; AWS_KMS is",
@@ -55,9 +43,13 @@ impl Kms {
         } else {
             KeyId::from_uuid_bytes(self.random())
         };
-        let material = KeyMaterial::generate(&mut self.rng());
-        let wrapped = keyraft_crypto::wrap::wrap(self.root(), id.as_str(), 1, &material, &mut self.rng());
-        drop(material);
+        let material = if input.key_spec == KeySpec::SymmetricDefault {
+            let material = KeyMaterial::generate(&mut self.rng());
+            let wrapped = keyraft_crypto::wrap::wrap(self.root(), id.as_str(), 1, &material, &mut self.rng());
+            WrappedMaterial { version: 1, created_ms: 0, wrapped, public_key: None }
+        } else {
+            self.generate_key_pair(&id, input.key_spec)?
+        };
         let record = KeyRecord {
             id,
             account: caller.account.clone(),
@@ -74,8 +66,9 @@ impl Kms {
             tags: input.tags.into_iter().collect(),
             policies: [("default".to_string(), policy)].into(),
             rotation_period_days: None,
-            material: vec![WrappedMaterial { version: 1, created_ms: 0, wrapped }],
+            material: vec![material],
             current_version: 1,
+            rotation: Default::default(),
         };
         match self.propose(Command::CreateKey { record: Box::new(record) }).await? {
             Applied::Key(k) => Ok(*k),

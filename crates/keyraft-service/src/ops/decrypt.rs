@@ -17,6 +17,11 @@ fn invalid() -> KmsError {
     KmsError::InvalidCiphertext(String::new())
 }
 
+fn deleted_key(region: &keyraft_core::Region, caller: &Caller, id: &KeyId) -> KmsError {
+    let arn = KeyArn { region: region.clone(), account: caller.account.clone(), key_id: id.clone() };
+    KmsError::NotFound(format!("Key '{arn}' does not exist"))
+}
+
 impl Kms {
     pub async fn decrypt(
         &self,
@@ -51,9 +56,15 @@ impl Kms {
                         ));
                     }
                 }
-                // A ciphertext naming a key this caller cannot see (another region's or account's,
-                // or a deleted one) is simply not a valid ciphertext here.
-                resolve_in(s, &region, caller, &KeyRef::Id(blob_key.clone())).map_err(|_| invalid())
+                // A ciphertext naming a key this caller cannot see (another region's or account's)
+                // is simply not a valid ciphertext here; one naming the caller's key deleted in
+                // this region answers NotFound, as AWS does.
+                resolve_in(s, &region, caller, &KeyRef::Id(blob_key.clone())).map_err(|_| {
+                    match s.deleted.get(&blob_key).filter(|a| **a == caller.account) {
+                        Some(_) => deleted_key(&region, caller, &blob_key),
+                        None => invalid(),
+                    }
+                })
             })
             .await??;
         check_symmetric(&k, "Decrypt")?;

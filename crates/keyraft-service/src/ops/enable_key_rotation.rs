@@ -1,5 +1,6 @@
-//! EnableKeyRotation: RotationPeriodInDays 90–2560, default 365. The setting is stored; rotation
-//! itself comes with the cryptography work.
+//! EnableKeyRotation: RotationPeriodInDays 90–2560, default 365. The first automatic rotation is
+//! due a period later (`keyraft_core::rotation`); the leader's housekeeping performs it.
+//! Multi-region keys are refused until the multi-region two-phase protocol exists.
 
 use keyraft_core::{Command, KeyRef};
 
@@ -21,6 +22,12 @@ impl Kms {
             )));
         }
         let k = self.resolve(caller, key).await?;
+        if k.multi_region {
+            return Err(KmsError::Unsupported(format!(
+                "{} is a multi-Region key; its rotation needs the multi-region two-phase protocol, which this keyraft version does not have yet.",
+                k.arn()
+            )));
+        }
         self.propose(Command::SetRotation { key: k.id, period_days: Some(days) }).await.map(|_| ())
     }
 }

@@ -15,6 +15,13 @@ pub struct EncryptOutput {
 /// A key may encrypt and decrypt if it is enabled, symmetric and of usage ENCRYPT_DECRYPT.
 pub(crate) fn check_symmetric(k: &KeyRecord, operation: &str) -> Result<(), KmsError> {
     keyraft_core::lifecycle::check_crypto(k)?;
+    if k.usage == KeyUsage::EncryptDecrypt && k.spec != KeySpec::SymmetricDefault {
+        // An RSA key without an RSA algorithm (AWS's wording).
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "Algorithm SYMMETRIC_DEFAULT is incompatible with key spec {}.",
+            k.spec
+        )));
+    }
     if k.usage != KeyUsage::EncryptDecrypt || k.spec != KeySpec::SymmetricDefault {
         return Err(KmsError::InvalidKeyUsage(format!(
             "{} key usage is {} which is not valid for {operation}.",

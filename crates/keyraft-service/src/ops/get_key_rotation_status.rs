@@ -5,8 +5,6 @@ use keyraft_core::{KeyArn, KeyRef};
 use crate::error::KmsError;
 use crate::kms::{no_alias, Caller, Kms};
 
-const DAY_MS: u64 = 24 * 60 * 60 * 1000;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RotationStatus {
     pub key: KeyArn,
@@ -20,11 +18,14 @@ impl Kms {
         no_alias(key)?;
         let k = self.resolve(caller, key).await?;
         keyraft_core::lifecycle::check_read(&k)?;
-        let last = k.material.iter().map(|m| m.created_ms).max().unwrap_or(k.creation_ms);
+        // The schedule is kept by `keyraft_core::rotation`: a period after rotation was enabled,
+        // then a period after each automatic rotation (on-demand rotations do not move it).
+        // On-demand rotations complete before RotateKeyOnDemand returns, so none is ever in
+        // progress and OnDemandRotationStartDate never applies.
         Ok(RotationStatus {
             key: k.arn(),
             period_days: k.rotation_period_days,
-            next_rotation_ms: k.rotation_period_days.map(|d| last + u64::from(d) * DAY_MS),
+            next_rotation_ms: k.rotation_period_days.and(k.rotation.next_ms),
         })
     }
 }

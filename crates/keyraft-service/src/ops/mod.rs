@@ -1,5 +1,7 @@
 //! One module per KMS operation; each adds methods to [`crate::Kms`].
 
+pub mod asymmetric;
+pub mod asymmetric_encrypt;
 pub mod cancel_key_deletion;
 pub mod create_alias;
 pub mod create_key;
@@ -15,27 +17,35 @@ pub mod generate_data_key;
 pub mod generate_random;
 pub mod get_key_policy;
 pub mod get_key_rotation_status;
+pub mod get_public_key;
 pub mod list_aliases;
 pub mod list_key_policies;
+pub mod list_key_rotations;
 pub mod list_keys;
 pub mod list_resource_tags;
 pub mod policy;
 pub mod put_key_policy;
 pub mod re_encrypt;
+pub mod rotate_key_on_demand;
 pub mod schedule_key_deletion;
+pub mod sign;
 pub mod tag_resource;
 pub mod tags;
 pub mod untag_resource;
 pub mod update_alias;
 pub mod update_key_description;
+pub mod verify;
 
 pub use create_key::CreateKeyInput;
 pub use decrypt::DecryptOutput;
 pub use encrypt::EncryptOutput;
 pub use generate_data_key::DataKeyOutput;
 pub use get_key_rotation_status::RotationStatus;
+pub use get_public_key::PublicKeyOutput;
 pub use list_aliases::AliasEntry;
+pub use list_key_rotations::RotationEntry;
 pub use re_encrypt::ReEncryptOutput;
+pub use sign::SignOutput;
 
 /// A page of a listing: the items and the marker of the next page, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,7 +22,7 @@ async fn bench_encrypt_32_against_a_region() {
         "--dev-json".into(),
         path(&dev_json),
         "--op".into(),
-        "encrypt-32,sign-ecc-p256".into(),
+        "encrypt-32,sign-ecc-p256,mrk-decrypt".into(),
         "--clients".into(),
         "4".into(),
         "--duration".into(),
@@ -40,7 +40,7 @@ async fn bench_encrypt_32_against_a_region() {
     .expect("arguments");
     let report = bench::run(args).await.expect("bench run");
 
-    assert_eq!(report.runs.len(), 2);
+    assert_eq!(report.runs.len(), 3);
     let run = &report.runs[0];
     assert_eq!(run.name, "encrypt-32");
     assert!(run.ops > 0, "no successful operation: {run:?}");
@@ -48,13 +48,17 @@ async fn bench_encrypt_32_against_a_region() {
     let lat = run.latency.as_ref().expect("latency");
     assert!(lat.p50_us > 0 && lat.p50_us <= lat.p99_us && lat.p99_us <= lat.max_us);
     assert!(!run.timeline_ops_per_sec.is_empty());
-    assert_eq!(report.runs[1].skip_reason.as_deref(), Some("not available yet (needs issue 6)"));
+    let sign = &report.runs[1];
+    assert_eq!(sign.name, "sign-ecc-p256");
+    assert!(sign.ops > 0 && sign.errors == 0, "sign run: {sign:?}");
+    assert_eq!(report.runs[2].skip_reason.as_deref(), Some("not available yet (needs issue 5)"));
 
     let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("json file")).expect("json");
     assert_eq!(j["runs"][0]["ops"].as_u64(), Some(run.ops));
     let m = std::fs::read_to_string(&md).expect("markdown file");
     assert!(m.contains("| encrypt-32 | "), "{m}");
-    assert!(m.contains("| sign-ecc-p256 | skipped"), "{m}");
+    assert!(m.contains("| sign-ecc-p256 | "), "{m}");
+    assert!(m.contains("| mrk-decrypt | skipped"), "{m}");
     let p = std::fs::read(&png).expect("png file (needs fonts-dejavu-core)");
     assert!(p.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     c.shutdown().await;

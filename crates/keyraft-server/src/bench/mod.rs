@@ -55,10 +55,10 @@ pub enum Op {
     /// CreateKey (a durable Raft write).
     #[value(name = "create-key")]
     CreateKey,
-    /// Sign with an ECC NIST P-256 key (not available yet: issue 6).
+    /// Sign (ECDSA_SHA_256, RAW 32-byte message) with an ECC NIST P-256 key.
     #[value(name = "sign-ecc-p256")]
     SignEccP256,
-    /// Sign with an RSA 2048 key (not available yet: issue 6).
+    /// Sign (RSASSA_PSS_SHA_256, RAW 32-byte message) with an RSA 2048 key.
     #[value(name = "sign-rsa-2048")]
     SignRsa2048,
     /// Decrypt in another region with a multi-region key (not available yet: issue 5).
@@ -105,7 +105,6 @@ impl Op {
     /// Why no target can run this operation yet.
     pub fn unavailable(self) -> Option<&'static str> {
         match self {
-            Op::SignEccP256 | Op::SignRsa2048 => Some("not available yet (needs issue 6)"),
             Op::MrkDecrypt => Some("not available yet (needs issue 5)"),
             _ => None,
         }
@@ -119,7 +118,8 @@ impl Op {
             Op::GenerateDataKey => Some("GenerateDataKey"),
             Op::ReEncrypt => Some("ReEncrypt"),
             Op::CreateKey => Some("CreateKey"),
-            Op::SignEccP256 | Op::SignRsa2048 | Op::MrkDecrypt => None,
+            Op::SignEccP256 | Op::SignRsa2048 => Some("Sign"),
+            Op::MrkDecrypt => None,
         }
     }
 }
@@ -812,7 +812,7 @@ mod tests {
         let p = plans(&args, &target);
         assert_eq!(p.len(), 5);
         assert_eq!(p[0].ops, vec![(Op::Encrypt32, 1)]);
-        assert_eq!(p[1].left_out, vec![(Op::SignEccP256, "not available yet (needs issue 6)".to_owned())]);
+        assert_eq!(p[1].ops, vec![(Op::SignEccP256, 1)]);
         assert_eq!(p[3].left_out, vec![(Op::MrkDecrypt, "not available yet (needs issue 5)".to_owned())]);
         assert_eq!(p[4].ops, vec![(Op::ReEncrypt, 1)]);
         assert_eq!(run_duration(&args), Some(Duration::from_secs(10)));

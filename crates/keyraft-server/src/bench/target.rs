@@ -170,7 +170,9 @@ impl Target {
             return Some(why.to_owned());
         }
         match (&self.backend, op) {
-            (Backend::OpenBao { .. }, Op::ReEncrypt) => Some("not supported by this target".into()),
+            (Backend::OpenBao { .. }, Op::ReEncrypt | Op::SignEccP256 | Op::SignRsa2048) => {
+                Some("not supported by this target".into())
+            }
             _ => None,
         }
     }
@@ -294,9 +296,31 @@ impl Target {
                         cts.iter().map(|c| body(json!({ "CiphertextBlob": c, "DestinationKeyId": dest }))).collect()
                     }
                 }
-                Op::SignEccP256 | Op::SignRsa2048 | Op::MrkDecrypt => {
-                    bail!("{}: {}", op.name(), self.unsupported(op).unwrap_or_default())
+                Op::SignEccP256 | Op::SignRsa2048 => {
+                    let (spec, algorithm) = if op == Op::SignEccP256 {
+                        ("ECC_NIST_P256", "ECDSA_SHA_256")
+                    } else {
+                        ("RSA_2048", "RSASSA_PSS_SHA_256")
+                    };
+                    let out = self
+                        .kms_setup_call(
+                            "CreateKey",
+                            json!({ "Description": "keyraft bench", "KeySpec": spec, "KeyUsage": "SIGN_VERIFY" }),
+                        )
+                        .await?;
+                    let signing_key = out
+                        .pointer("/KeyMetadata/KeyId")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| anyhow!("CreateKey {spec}: no KeyMetadata.KeyId in {out}"))?
+                        .to_owned();
+                    (0..PLAINTEXTS)
+                        .map(|_| {
+                            body(json!({ "KeyId": signing_key, "Message": B64.encode(random_bytes(32)),
+                                         "MessageType": "RAW", "SigningAlgorithm": algorithm }))
+                        })
+                        .collect()
                 }
+                Op::MrkDecrypt => bail!("{}: {}", op.name(), self.unsupported(op).unwrap_or_default()),
             };
             fx.ops.insert(op, OpFixture { url: String::new(), bodies });
         }

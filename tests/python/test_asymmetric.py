@@ -103,7 +103,7 @@ def test_create_key_spec_and_usage_rules(kms):
     for spec, usage, code in (
         ("ECC_NIST_P256", "ENCRYPT_DECRYPT", "ValidationException"),
         ("ECC_NIST_EDWARDS25519", "ENCRYPT_DECRYPT", "ValidationException"),
-        ("HMAC_256", "GENERATE_VERIFY_MAC", "UnsupportedOperationException"),
+        ("HMAC_256", "ENCRYPT_DECRYPT", "ValidationException"),
     ):
         with pytest.raises(ClientError) as e:
             kms.create_key(KeySpec=spec, KeyUsage=usage)

@@ -79,6 +79,14 @@ pub(crate) fn algorithm_lists(k: &KeyRecord, o: &mut Map<String, Value>) {
     if !sig.is_empty() {
         o.insert("SigningAlgorithms".into(), strings(sig));
     }
+    let mac = keyraft_core::algorithms::mac_algorithms(k.spec, k.usage);
+    if !mac.is_empty() {
+        o.insert("MacAlgorithms".into(), strings(mac));
+    }
+    let agreement = keyraft_core::algorithms::key_agreement_algorithms(k.spec, k.usage);
+    if !agreement.is_empty() {
+        o.insert("KeyAgreementAlgorithms".into(), strings(agreement));
+    }
 }
 
 fn recipient_unsupported(input: &Input) -> Result<(), AwsError> {

@@ -35,6 +35,7 @@ impl From<KmsError> for AwsError {
             KmsError::IncorrectKey(_) => ("IncorrectKeyException", 400),
             KmsError::InvalidKeyUsage(_) => ("InvalidKeyUsageException", 400),
             KmsError::InvalidSignature(_) => ("KMSInvalidSignatureException", 400),
+            KmsError::InvalidMac(_) => ("KMSInvalidMacException", 400),
             KmsError::Unsupported(_) => ("UnsupportedOperationException", 400),
             KmsError::LimitExceeded(_) => ("LimitExceededException", 400),
             KmsError::Tag(_) => ("TagException", 400),

@@ -6,6 +6,8 @@
 //! - [`sigv4`]: Signature Version 4 verification (and signing, for tests and the load generator).
 //! - [`identity`]: access keys → callers.
 //! - `asymmetric`: Sign, Verify, GetPublicKey and RSA Encrypt/Decrypt/ReEncrypt on the wire.
+//! - `key_pairs`: GenerateDataKeyPair(WithoutPlaintext) and DeriveSharedSecret on the wire.
+//! - `mac`: GenerateMac and VerifyMac on the wire.
 //! - [`ops`]: one function per operation: wire JSON → service call → wire JSON.
 //! - `rotation`: RotateKeyOnDemand and ListKeyRotations on the wire.
 //! - [`wire`]: reading request members with AWS's errors, writing AWS shapes.
@@ -14,6 +16,8 @@
 mod asymmetric;
 pub mod error;
 pub mod identity;
+mod key_pairs;
+mod mac;
 pub mod ops;
 mod rotation;
 pub mod server;

@@ -241,6 +241,7 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
             paged(json!({ "Tags": tags }), page.next_marker)
         }
         "Sign" | "Verify" | "GetPublicKey" => crate::asymmetric::dispatch(kms, caller, op, input).await?,
+        "GenerateMac" | "VerifyMac" => crate::mac::dispatch(kms, caller, op, input).await?,
         "Encrypt" | "Decrypt" | "ReEncrypt" if crate::asymmetric::is_rsa_request(op, input)? => {
             crate::asymmetric::dispatch(kms, caller, op, input).await?
         }
@@ -382,6 +383,9 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
             v
         }
         "RotateKeyOnDemand" | "ListKeyRotations" => crate::rotation::dispatch(kms, caller, op, input).await?,
+        "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" | "DeriveSharedSecret" => {
+            crate::key_pairs::dispatch(kms, caller, op, input).await?
+        }
         _ => return Ok(None),
     };
     if dry_run {

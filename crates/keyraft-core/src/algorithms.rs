@@ -72,6 +72,36 @@ wire_enum!(
     }
 );
 
+wire_enum!(
+    /// AWS `MacAlgorithmSpec` (GenerateMac, VerifyMac).
+    MacAlgorithm {
+        HmacSha224 = "HMAC_SHA_224",
+        HmacSha256 = "HMAC_SHA_256",
+        HmacSha384 = "HMAC_SHA_384",
+        HmacSha512 = "HMAC_SHA_512",
+    }
+);
+
+/// Whether a key spec is an HMAC key spec (HMAC_224/256/384/512).
+pub fn is_hmac(spec: KeySpec) -> bool {
+    matches!(spec, KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512)
+}
+
+/// The MAC algorithms of a key, as `KeyMetadata.MacAlgorithms` lists them: the one HMAC of its
+/// spec's hash.
+pub fn mac_algorithms(spec: KeySpec, usage: KeyUsage) -> Vec<MacAlgorithm> {
+    if usage != KeyUsage::GenerateVerifyMac {
+        return vec![];
+    }
+    match spec {
+        KeySpec::Hmac224 => vec![MacAlgorithm::HmacSha224],
+        KeySpec::Hmac256 => vec![MacAlgorithm::HmacSha256],
+        KeySpec::Hmac384 => vec![MacAlgorithm::HmacSha384],
+        KeySpec::Hmac512 => vec![MacAlgorithm::HmacSha512],
+        _ => vec![],
+    }
+}
+
 impl SigningAlgorithm {
     /// The length of the digest the algorithm signs (for `MessageType` DIGEST).
     pub fn digest_len(&self) -> usize {
@@ -128,6 +158,23 @@ pub fn encryption_algorithms(spec: KeySpec, usage: KeyUsage) -> Vec<EncryptionAl
         KeySpec::SymmetricDefault => vec![SymmetricDefault],
         KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => vec![RsaesOaepSha1, RsaesOaepSha256],
         KeySpec::Sm2 => vec![Sm2pke],
+        _ => vec![],
+    }
+}
+
+wire_enum!(
+    /// AWS `KeyAgreementAlgorithmSpec`.
+    KeyAgreementAlgorithm {
+        Ecdh = "ECDH",
+    }
+);
+
+/// The key agreement algorithms of a key, as `KeyMetadata.KeyAgreementAlgorithms` lists them.
+pub fn key_agreement_algorithms(spec: KeySpec, usage: KeyUsage) -> Vec<KeyAgreementAlgorithm> {
+    match (spec, usage) {
+        (KeySpec::EccNistP256 | KeySpec::EccNistP384 | KeySpec::EccNistP521 | KeySpec::Sm2, KeyUsage::KeyAgreement) => {
+            vec![KeyAgreementAlgorithm::Ecdh]
+        }
         _ => vec![],
     }
 }

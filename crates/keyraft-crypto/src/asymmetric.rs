@@ -32,8 +32,14 @@ use crate::secret::{Plaintext, RootKey};
 pub struct PrivateKey(Zeroizing<Vec<u8>>);
 
 impl PrivateKey {
-    fn der(&self) -> &[u8] {
+    pub(crate) fn der(&self) -> &[u8] {
         &self.0
+    }
+
+    /// The PKCS#8 bytes, still zeroized on drop: for GenerateDataKeyPair, whose caller receives
+    /// the private key.
+    pub fn into_pkcs8(self) -> Zeroizing<Vec<u8>> {
+        self.0
     }
 
     /// The PKCS#8 bytes, for tests that scan disks for generated secrets.

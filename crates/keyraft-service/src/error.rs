@@ -25,6 +25,9 @@ pub enum KmsError {
     /// Verify: the signature does not match.
     #[error("{0}")]
     InvalidSignature(String),
+    /// VerifyMac: the MAC does not match.
+    #[error("{0}")]
+    InvalidMac(String),
     #[error("{0}")]
     Unsupported(String),
     #[error("{0}")]

@@ -32,11 +32,12 @@ fn supported(spec: KeySpec) -> bool {
 /// AWS never allows for the spec are ValidationException.
 pub(crate) fn create_usage(spec: KeySpec, requested: Option<KeyUsage>) -> Result<KeyUsage, KmsError> {
     let usage = requested.unwrap_or(KeyUsage::EncryptDecrypt);
-    if spec != KeySpec::SymmetricDefault && !supported(spec) {
+    if spec != KeySpec::SymmetricDefault && !supported(spec) && !keyraft_core::algorithms::is_hmac(spec) {
         return Err(KmsError::Unsupported(format!("KeySpec {spec} is not supported by this keyraft version")));
     }
     let allowed: &[KeyUsage] = match spec {
         KeySpec::SymmetricDefault => &[KeyUsage::EncryptDecrypt],
+        KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => &[KeyUsage::GenerateVerifyMac],
         KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => &[KeyUsage::EncryptDecrypt, KeyUsage::SignVerify],
         KeySpec::EccNistP256 | KeySpec::EccNistP384 | KeySpec::EccNistP521 => {
             &[KeyUsage::SignVerify, KeyUsage::KeyAgreement]
@@ -45,9 +46,6 @@ pub(crate) fn create_usage(spec: KeySpec, requested: Option<KeyUsage>) -> Result
     };
     if !allowed.contains(&usage) {
         return Err(KmsError::Validation(format!("KeyUsage {usage} is not compatible with KeySpec {spec}")));
-    }
-    if usage == KeyUsage::KeyAgreement {
-        return Err(KmsError::Unsupported("KeyUsage KEY_AGREEMENT is not supported by this keyraft version".into()));
     }
     Ok(usage)
 }

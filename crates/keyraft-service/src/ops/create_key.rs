@@ -47,6 +47,8 @@ impl Kms {
             let material = KeyMaterial::generate(&mut self.rng());
             let wrapped = keyraft_crypto::wrap::wrap(self.root(), id.as_str(), 1, &material, &mut self.rng());
             WrappedMaterial { version: 1, created_ms: 0, wrapped, public_key: None }
+        } else if keyraft_core::algorithms::is_hmac(input.key_spec) {
+            self.generate_hmac_key(&id, input.key_spec)?
         } else {
             self.generate_key_pair(&id, input.key_spec)?
         };

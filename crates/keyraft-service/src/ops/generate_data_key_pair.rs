@@ -1,0 +1,72 @@
+//! GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext: a fresh asymmetric key pair for
+//! use outside KMS. The public key (DER SubjectPublicKeyInfo) is returned in the clear, the private
+//! key (PKCS#8 DER) encrypted under a symmetric KMS key exactly as Encrypt does (a keyraft
+//! ciphertext blob, the encryption context as AAD, so Decrypt of it returns the PKCS#8), and in
+//! plaintext unless asked not to. Nothing is stored.
+
+use keyraft_core::{EncryptionContext, KeyArn, KeyRef, KeySpec};
+use keyraft_crypto::Plaintext;
+
+use crate::error::KmsError;
+use crate::kms::{Caller, Kms};
+use crate::ops::encrypt::check_symmetric;
+
+pub struct DataKeyPairOutput {
+    /// The PKCS#8 private key as a keyraft ciphertext blob under the KMS key.
+    pub private_key_ciphertext: Vec<u8>,
+    /// The PKCS#8 private key, zeroized on drop; `None` for GenerateDataKeyPairWithoutPlaintext.
+    pub private_key_plaintext: Option<Plaintext>,
+    /// DER SubjectPublicKeyInfo.
+    pub public_key: Vec<u8>,
+    pub key: KeyArn,
+    pub spec: KeySpec,
+}
+
+/// The `DataKeyPairSpec`s keyraft generates (aws-lc-rs). SM2 is China-regions-only in AWS and
+/// ML-KEM has no PKCS#8 encoding in aws-lc-rs 1.19: both answer UnsupportedOperationException.
+pub fn supported_data_key_pair_spec(spec: KeySpec) -> bool {
+    matches!(
+        spec,
+        KeySpec::Rsa2048
+            | KeySpec::Rsa3072
+            | KeySpec::Rsa4096
+            | KeySpec::EccNistP256
+            | KeySpec::EccNistP384
+            | KeySpec::EccNistP521
+            | KeySpec::EccSecgP256k1
+            | KeySpec::EccNistEdwards25519
+    )
+}
+
+impl Kms {
+    /// `spec` is a `DataKeyPairSpec` (the edge has already refused names outside AWS's enum).
+    pub async fn generate_data_key_pair(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        spec: KeySpec,
+        context: &EncryptionContext,
+        with_plaintext: bool,
+    ) -> Result<DataKeyPairOutput, KmsError> {
+        let k = self.resolve(caller, key).await?;
+        let operation = if with_plaintext { "GenerateDataKeyPair" } else { "GenerateDataKeyPairWithoutPlaintext" };
+        check_symmetric(&k, operation)?;
+        if !supported_data_key_pair_spec(spec) {
+            return Err(KmsError::Unsupported(format!("KeyPairSpec {spec} is not supported by this keyraft version")));
+        }
+        // RSA-4096 generation takes up to seconds of CPU: keep it off the async workers.
+        let pair = tokio::task::spawn_blocking(move || keyraft_crypto::asymmetric::generate(spec))
+            .await
+            .map_err(|e| KmsError::Internal(format!("key pair generation did not finish: {e}")))?
+            .map_err(|e| KmsError::Internal(format!("key pair generation failed: {e}")))?;
+        let private = pair.private.into_pkcs8();
+        let out = self.encrypt_with(&k, &private, context)?;
+        Ok(DataKeyPairOutput {
+            private_key_ciphertext: out.ciphertext,
+            private_key_plaintext: with_plaintext.then_some(private),
+            public_key: pair.public_key,
+            key: out.key,
+            spec,
+        })
+    }
+}

@@ -89,13 +89,6 @@ pub(crate) fn algorithm_lists(k: &KeyRecord, o: &mut Map<String, Value>) {
     }
 }
 
-fn recipient_unsupported(input: &Input) -> Result<(), AwsError> {
-    if input.get_object("Recipient") {
-        return Err(AwsError::new("UnsupportedOperationException", 400, "Recipient (Nitro enclaves) is not supported"));
-    }
-    Ok(())
-}
-
 pub(crate) async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Result<Value, AwsError> {
     Ok(match op {
         "Sign" => {
@@ -143,7 +136,7 @@ pub(crate) async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input
         }
         "Decrypt" => {
             let alg = encryption_algorithm(input, "EncryptionAlgorithm")?;
-            recipient_unsupported(input)?;
+            input.refuse_recipient()?;
             let ct = input.blob_req("CiphertextBlob", 1, 6144)?;
             let key = input.key_ref("KeyId")?;
             let out =

@@ -25,19 +25,12 @@ const DATA_KEY_PAIR_SPECS: &[&str] = &[
     "ML_KEM_1024",
 ];
 
-fn recipient_unsupported(input: &Input) -> Result<(), AwsError> {
-    if input.get_object("Recipient") {
-        return Err(AwsError::new("UnsupportedOperationException", 400, "Recipient (Nitro enclaves) is not supported"));
-    }
-    Ok(())
-}
-
 pub(crate) async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Result<Value, AwsError> {
     Ok(match op {
         "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" => {
             let with_plaintext = op == "GenerateDataKeyPair";
             if with_plaintext {
-                recipient_unsupported(input)?;
+                input.refuse_recipient()?;
             }
             let spec = input
                 .enum_opt(
@@ -61,7 +54,7 @@ pub(crate) async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input
             v
         }
         "DeriveSharedSecret" => {
-            recipient_unsupported(input)?;
+            input.refuse_recipient()?;
             let key = input.key_ref_req("KeyId")?;
             let algs: Vec<&str> = KeyAgreementAlgorithm::ALL.iter().map(|a| a.as_aws()).collect();
             let alg = input

@@ -258,13 +258,7 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
         }
         "Decrypt" => {
             check_algorithm(input, "EncryptionAlgorithm")?;
-            if input.get_object("Recipient") {
-                return Err(AwsError::new(
-                    "UnsupportedOperationException",
-                    400,
-                    "Recipient (Nitro enclaves) is not supported",
-                ));
-            }
+            input.refuse_recipient()?;
             let ct = input.blob_req("CiphertextBlob", 1, 6144)?;
             let key = input.key_ref("KeyId")?;
             let out = kms.decrypt(caller, &ct, &input.context("EncryptionContext")?, key.as_ref()).await?;
@@ -298,12 +292,8 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
         }
         "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
             let with_plaintext = op == "GenerateDataKey";
-            if with_plaintext && input.get_object("Recipient") {
-                return Err(AwsError::new(
-                    "UnsupportedOperationException",
-                    400,
-                    "Recipient (Nitro enclaves) is not supported",
-                ));
+            if with_plaintext {
+                input.refuse_recipient()?;
             }
             let spec = input.enum_opt(
                 "KeySpec",

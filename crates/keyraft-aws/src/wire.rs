@@ -56,9 +56,14 @@ impl Input {
         self.0.get(member).filter(|v| !v.is_null())
     }
 
-    /// Whether an object member is present (for members keyraft refuses, such as `Recipient`).
-    pub fn get_object(&self, member: &str) -> bool {
-        self.get(member).is_some()
+    /// `Recipient` (attested Nitro enclave requests) is refused: keyraft has no enclave attestation.
+    pub fn refuse_recipient(&self) -> Result<(), AwsError> {
+        match self.get("Recipient") {
+            Some(_) => {
+                Err(AwsError::new("UnsupportedOperationException", 400, "Recipient (Nitro enclaves) is not supported"))
+            }
+            None => Ok(()),
+        }
     }
 
     pub fn str_opt(&self, member: &str) -> Result<Option<&str>, AwsError> {

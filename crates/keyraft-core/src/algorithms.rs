@@ -1,40 +1,9 @@
 //! Asymmetric algorithms: AWS `SigningAlgorithmSpec`, `EncryptionAlgorithmSpec`, `MessageType`,
 //! and which of them each key spec and usage allows (as AWS lists them in `KeyMetadata`).
 
-use std::fmt;
-
 use crate::model::{KeySpec, KeyUsage};
 
-macro_rules! wire_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $aws:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            /// Every variant, in AWS's order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The name AWS uses on the wire.
-            pub fn as_aws(&self) -> &'static str {
-                match self { $($name::$variant => $aws),+ }
-            }
-
-            /// Parses AWS's wire name.
-            pub fn from_aws(s: &str) -> Option<Self> {
-                match s { $($aws => Some($name::$variant),)+ _ => None }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_aws())
-            }
-        }
-    };
-}
-
-wire_enum!(
+aws_enum!(
     /// AWS `SigningAlgorithmSpec`.
     SigningAlgorithm {
         RsassaPssSha256 = "RSASSA_PSS_SHA_256",
@@ -53,7 +22,7 @@ wire_enum!(
     }
 );
 
-wire_enum!(
+aws_enum!(
     /// AWS `EncryptionAlgorithmSpec`.
     EncryptionAlgorithm {
         SymmetricDefault = "SYMMETRIC_DEFAULT",
@@ -63,7 +32,7 @@ wire_enum!(
     }
 );
 
-wire_enum!(
+aws_enum!(
     /// AWS `MessageType` of Sign and Verify.
     MessageType {
         Raw = "RAW",
@@ -72,7 +41,7 @@ wire_enum!(
     }
 );
 
-wire_enum!(
+aws_enum!(
     /// AWS `MacAlgorithmSpec` (GenerateMac, VerifyMac).
     MacAlgorithm {
         HmacSha224 = "HMAC_SHA_224",
@@ -162,7 +131,7 @@ pub fn encryption_algorithms(spec: KeySpec, usage: KeyUsage) -> Vec<EncryptionAl
     }
 }
 
-wire_enum!(
+aws_enum!(
     /// AWS `KeyAgreementAlgorithmSpec`.
     KeyAgreementAlgorithm {
         Ecdh = "ECDH",

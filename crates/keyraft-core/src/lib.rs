@@ -13,6 +13,9 @@
 //! - [`rotation`]: backing-key rotation (schedule, history, apply of `RotateKey`).
 //! - [`error`]: the crate's error enum.
 
+#[macro_use]
+mod macros;
+
 pub mod algorithms;
 pub mod clock;
 pub mod command;

@@ -1,40 +1,10 @@
 //! The key model: what a region stores about each key and alias.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AccountId, AliasName, KeyArn, KeyId, Region};
-
-macro_rules! aws_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $aws:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            /// Every variant, in AWS's order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The name AWS uses on the wire.
-            pub fn as_aws(&self) -> &'static str {
-                match self { $($name::$variant => $aws),+ }
-            }
-
-            /// Parses AWS's wire name.
-            pub fn from_aws(s: &str) -> Option<Self> {
-                match s { $($aws => Some($name::$variant),)+ _ => None }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_aws())
-            }
-        }
-    };
-}
 
 aws_enum!(
     /// AWS `KeyState`.

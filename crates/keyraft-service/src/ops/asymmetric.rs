@@ -12,8 +12,8 @@ use keyraft_crypto::CryptoError;
 use crate::error::KmsError;
 use crate::kms::Kms;
 
-/// The specs keyraft generates key pairs for.
-fn supported(spec: KeySpec) -> bool {
+/// The specs keyraft generates key pairs for (aws-lc-rs), for KMS keys and data key pairs alike.
+pub(crate) fn supported(spec: KeySpec) -> bool {
     matches!(
         spec,
         KeySpec::Rsa2048

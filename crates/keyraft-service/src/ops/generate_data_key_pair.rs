@@ -25,17 +25,7 @@ pub struct DataKeyPairOutput {
 /// The `DataKeyPairSpec`s keyraft generates (aws-lc-rs). SM2 is China-regions-only in AWS and
 /// ML-KEM has no PKCS#8 encoding in aws-lc-rs 1.19: both answer UnsupportedOperationException.
 pub fn supported_data_key_pair_spec(spec: KeySpec) -> bool {
-    matches!(
-        spec,
-        KeySpec::Rsa2048
-            | KeySpec::Rsa3072
-            | KeySpec::Rsa4096
-            | KeySpec::EccNistP256
-            | KeySpec::EccNistP384
-            | KeySpec::EccNistP521
-            | KeySpec::EccSecgP256k1
-            | KeySpec::EccNistEdwards25519
-    )
+    crate::ops::asymmetric::supported(spec)
 }
 
 impl Kms {

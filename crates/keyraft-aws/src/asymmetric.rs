@@ -87,6 +87,7 @@ pub(crate) fn algorithm_lists(k: &KeyRecord, o: &mut Map<String, Value>) {
     if !agreement.is_empty() {
         o.insert("KeyAgreementAlgorithms".into(), strings(agreement));
     }
+    crate::pq::algorithm_list(k, o);
 }
 
 pub(crate) async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Result<Value, AwsError> {

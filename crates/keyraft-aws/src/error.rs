@@ -45,6 +45,9 @@ impl From<KmsError> for AwsError {
             KmsError::InvalidArn(_) => ("InvalidArnException", 400),
             KmsError::DependencyTimeout(_) => ("DependencyTimeoutException", 500),
             KmsError::Internal(_) => ("KMSInternalException", 500),
+            KmsError::IncorrectKeyMaterial(_) => ("IncorrectKeyMaterialException", 400),
+            KmsError::InvalidImportToken(_) => ("InvalidImportTokenException", 400),
+            KmsError::ExpiredImportToken(_) => ("ExpiredImportTokenException", 400),
         };
         AwsError::new(exception, status, e.to_string())
     }

@@ -6,8 +6,10 @@
 //! - [`sigv4`]: Signature Version 4 verification (and signing, for tests and the load generator).
 //! - [`identity`]: access keys → callers.
 //! - `asymmetric`: Sign, Verify, GetPublicKey and RSA Encrypt/Decrypt/ReEncrypt on the wire.
+//! - `import`: GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial (BYOK).
 //! - `key_pairs`: GenerateDataKeyPair(WithoutPlaintext) and DeriveSharedSecret on the wire.
 //! - `mac`: GenerateMac and VerifyMac on the wire.
+//! - `pq`: Encapsulate and Decapsulate (ML-KEM) on the wire.
 //! - [`ops`]: one function per operation: wire JSON → service call → wire JSON.
 //! - `rotation`: RotateKeyOnDemand and ListKeyRotations on the wire.
 //! - [`wire`]: reading request members with AWS's errors, writing AWS shapes.
@@ -16,9 +18,11 @@
 mod asymmetric;
 pub mod error;
 pub mod identity;
+mod import;
 mod key_pairs;
 mod mac;
 pub mod ops;
+mod pq;
 mod rotation;
 pub mod server;
 pub mod sigv4;

@@ -242,6 +242,7 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
         }
         "Sign" | "Verify" | "GetPublicKey" => crate::asymmetric::dispatch(kms, caller, op, input).await?,
         "GenerateMac" | "VerifyMac" => crate::mac::dispatch(kms, caller, op, input).await?,
+        "Encapsulate" | "Decapsulate" => crate::pq::dispatch(kms, caller, op, input).await?,
         "Encrypt" | "Decrypt" | "ReEncrypt" if crate::asymmetric::is_rsa_request(op, input)? => {
             crate::asymmetric::dispatch(kms, caller, op, input).await?
         }
@@ -375,6 +376,9 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
         "RotateKeyOnDemand" | "ListKeyRotations" => crate::rotation::dispatch(kms, caller, op, input).await?,
         "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" | "DeriveSharedSecret" => {
             crate::key_pairs::dispatch(kms, caller, op, input).await?
+        }
+        "GetParametersForImport" | "ImportKeyMaterial" | "DeleteImportedKeyMaterial" => {
+            crate::import::dispatch(kms, caller, op, input).await?
         }
         _ => return Ok(None),
     };

@@ -107,6 +107,18 @@ impl Input {
         }
     }
 
+    /// A timestamp member: JSON 1.1 sends epoch seconds (a number, possibly fractional).
+    pub fn timestamp_ms_opt(&self, member: &str) -> Result<Option<u64>, AwsError> {
+        match self.get(member) {
+            None => Ok(None),
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(s) if (0.0..1e13).contains(&s) => Ok(Some((s * 1000.0).round() as u64)),
+                _ => Err(wrong_type(member, "timestamp")),
+            },
+            Some(_) => Err(wrong_type(member, "timestamp")),
+        }
+    }
+
     pub fn bool_opt(&self, member: &str) -> Result<Option<bool>, AwsError> {
         match self.get(member) {
             None => Ok(None),
@@ -248,6 +260,7 @@ pub fn key_metadata(k: &KeyRecord) -> Value {
     });
     if let Value::Object(o) = &mut m {
         crate::asymmetric::algorithm_lists(k, o);
+        crate::import::expiration(k, o);
     }
     if let (Some(d), Value::Object(o)) = (k.deletion_ms, &mut m) {
         o.insert("DeletionDate".into(), epoch(d));

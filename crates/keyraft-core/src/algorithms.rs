@@ -148,6 +148,23 @@ pub fn key_agreement_algorithms(spec: KeySpec, usage: KeyUsage) -> Vec<KeyAgreem
     }
 }
 
+aws_enum!(
+    /// AWS `EncapsulationAlgorithmSpec`.
+    EncapsulationAlgorithm {
+        MlKem = "ML_KEM",
+    }
+);
+
+/// The encapsulation algorithms of a key, as `KeyMetadata.EncapsulationAlgorithms` lists them.
+pub fn encapsulation_algorithms(spec: KeySpec, usage: KeyUsage) -> Vec<EncapsulationAlgorithm> {
+    match (spec, usage) {
+        (KeySpec::MlKem512 | KeySpec::MlKem768 | KeySpec::MlKem1024, KeyUsage::EncapsulateDecapsulate) => {
+            vec![EncapsulationAlgorithm::MlKem]
+        }
+        _ => vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

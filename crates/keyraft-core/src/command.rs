@@ -94,6 +94,20 @@ pub enum Command {
         material: crate::model::WrappedMaterial,
         due_ms: Option<u64>,
     },
+    /// Imported material (Origin EXTERNAL), unwrapped from the import and wrapped under the root
+    /// key before proposing, with its commitment (`import.rs`).
+    ImportKeyMaterial {
+        key: KeyId,
+        material: crate::model::WrappedMaterial,
+        commitment: Vec<u8>,
+        valid_to_ms: Option<u64>,
+    },
+    /// Removes imported material (key → PendingImport). Time-driven expiry is proposed by the
+    /// leader and names the `ValidTo` it acts on; `None` for DeleteImportedKeyMaterial.
+    DeleteImportedKeyMaterial {
+        key: KeyId,
+        expired_ms: Option<u64>,
+    },
 }
 
 impl Command {
@@ -106,6 +120,7 @@ impl Command {
                 | Command::ScheduleDeletion { .. }
                 | Command::DeleteKey { .. }
                 | Command::PutKeyPolicy { .. }
+                | Command::DeleteImportedKeyMaterial { .. }
         )
     }
 }

@@ -30,6 +30,9 @@ pub enum CoreError {
     Tag(String),
     #[error("{0}")]
     Unsupported(String),
+    /// ImportKeyMaterial: not the material previously imported into the key.
+    #[error("{0}")]
+    IncorrectKeyMaterial(String),
 }
 
 fn state_phrase(state: KeyState) -> &'static str {

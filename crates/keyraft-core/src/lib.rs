@@ -10,6 +10,7 @@
 //! - [`command`]: Raft commands proposed by the leader (`Envelope`, `Command`) and their result.
 //! - [`state`]: the region's key state and the deterministic apply.
 //! - [`lifecycle`]: the key state × operation matrix.
+//! - [`import`]: imported key material (Origin EXTERNAL): apply, expiry.
 //! - [`rotation`]: backing-key rotation (schedule, history, apply of `RotateKey`).
 //! - [`error`]: the crate's error enum.
 
@@ -22,6 +23,7 @@ pub mod command;
 pub mod context;
 pub mod error;
 pub mod ids;
+pub mod import;
 pub mod lifecycle;
 pub mod model;
 pub mod rotation;

@@ -86,6 +86,7 @@ mod tests {
             material: vec![],
             current_version: 1,
             rotation: Default::default(),
+            import: None,
         }
     }
 

@@ -106,6 +106,10 @@ pub struct KeyRecord {
     pub current_version: u32,
     /// Automatic-rotation schedule and completed rotations (`rotation.rs`).
     pub rotation: crate::rotation::KeyRotation,
+    /// Origin EXTERNAL: the imported material's commitment and expiry (`import.rs`); `None`
+    /// before the first import and for every other origin.
+    /// Added in stored format 2 (keyraft-store's codec reads format 1 without it).
+    pub import: Option<crate::import::ImportState>,
 }
 
 impl KeyRecord {

@@ -210,6 +210,7 @@ mod tests {
             material: vec![material(1)],
             current_version: 1,
             rotation: Default::default(),
+            import: None,
         }
     }
 

@@ -149,7 +149,12 @@ impl RegionState {
                 if k.state != KeyState::PendingDeletion {
                     return Err(CoreError::InvalidState { arn: k.arn().to_string(), state: k.state });
                 }
-                k.state = KeyState::Disabled;
+                // An EXTERNAL key without material goes back to PendingImport (AWS).
+                k.state = if k.origin == crate::model::Origin::External && k.material.is_empty() {
+                    KeyState::PendingImport
+                } else {
+                    KeyState::Disabled
+                };
                 k.deletion_ms = None;
                 k.pending_window_days = None;
                 touched.keys.push(key.clone());
@@ -263,6 +268,18 @@ impl RegionState {
                 touched.keys.push(key.clone());
                 Ok(Applied::Key(Box::new(k.clone())))
             }
+            Command::ImportKeyMaterial { key, material, commitment, valid_to_ms } => {
+                let k = self.key_mut(key)?;
+                crate::import::apply_import(k, material, commitment, *valid_to_ms, now)?;
+                touched.keys.push(key.clone());
+                Ok(Applied::Key(Box::new(k.clone())))
+            }
+            Command::DeleteImportedKeyMaterial { key, expired_ms } => {
+                let k = self.key_mut(key)?;
+                crate::import::apply_delete(k, *expired_ms, now)?;
+                touched.keys.push(key.clone());
+                Ok(Applied::Key(Box::new(k.clone())))
+            }
         }
     }
 
@@ -307,6 +324,7 @@ mod tests {
             material: vec![],
             current_version: 1,
             rotation: Default::default(),
+            import: None,
         }
     }
 

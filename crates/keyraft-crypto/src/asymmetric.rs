@@ -112,6 +112,9 @@ pub fn generate(spec: KeySpec) -> Result<GeneratedKeyPair, CryptoError> {
             public_key: public.as_ref().to_vec(),
         });
     }
+    if let Some((private, public_key)) = crate::pq::generate(spec)? {
+        return Ok(GeneratedKeyPair { private: PrivateKey(private), public_key });
+    }
     Err(unsupported(format_args!("KeySpec {spec} is not supported")))
 }
 
@@ -147,6 +150,8 @@ enum Loaded {
     Rsa { sign: aws_lc_rs::rsa::KeyPair, decrypt: OaepPrivateDecryptingKey },
     Ecdsa(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
+    MlDsa(sig::PqdsaKeyPair),
+    MlKem(aws_lc_rs::kem::DecapsulationKey),
 }
 
 impl LoadedKey {
@@ -161,6 +166,10 @@ impl LoadedKey {
             Loaded::Ecdsa(lc(EcdsaKeyPair::from_pkcs8(alg, key.der()))?)
         } else if spec == KeySpec::EccNistEdwards25519 {
             Loaded::Ed25519(lc(Ed25519KeyPair::from_pkcs8_maybe_unchecked(key.der()))?)
+        } else if let Some(kp) = crate::pq::load_dsa(spec, key.der())? {
+            Loaded::MlDsa(kp)
+        } else if let Some(dk) = crate::pq::load_kem(spec, key.der())? {
+            Loaded::MlKem(dk)
         } else {
             return Err(unsupported(format_args!("KeySpec {spec} is not supported")));
         };
@@ -169,6 +178,14 @@ impl LoadedKey {
 
     pub fn spec(&self) -> KeySpec {
         self.spec
+    }
+
+    /// ML-KEM Decapsulate (see [`crate::pq`]).
+    pub fn decapsulate(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        match &self.inner {
+            Loaded::MlKem(dk) => crate::pq::decapsulate_with(dk, ciphertext),
+            _ => Err(unsupported(format_args!("KeySpec {} is not ML-KEM", self.spec))),
+        }
     }
 }
 
@@ -224,6 +241,7 @@ fn check_pair(spec: KeySpec, alg: SigningAlgorithm) -> Result<(), CryptoError> {
         KeySpec::EccNistP384 => alg == SigningAlgorithm::EcdsaSha384,
         KeySpec::EccNistP521 => alg == SigningAlgorithm::EcdsaSha512,
         KeySpec::EccNistEdwards25519 => alg == SigningAlgorithm::Ed25519Sha512,
+        KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => alg == SigningAlgorithm::MlDsaShake256,
         _ => false,
     };
     if ok {
@@ -258,6 +276,12 @@ pub fn sign(
             return Err(unsupported("ED25519_SHA_512 signs RAW messages only"));
         }
         return Ok(kp.sign(message).as_ref().to_vec());
+    }
+    if let Loaded::MlDsa(kp) = &key.inner {
+        if message_type != MessageType::Raw {
+            return Err(unsupported(format_args!("ML_DSA_SHAKE_256 with MessageType {message_type} is not supported")));
+        }
+        return crate::pq::sign_dsa(kp, message);
     }
     let digest = as_digest(alg, message_type, message)?;
     match (&key.inner, rsa_encoding(alg)) {
@@ -296,6 +320,12 @@ pub fn verify(
             return Err(unsupported("ED25519_SHA_512 verifies RAW messages only"));
         }
         return Ok(sig::UnparsedPublicKey::new(&sig::ED25519, public_key).verify(message, signature).is_ok());
+    }
+    if crate::pq::is_ml_dsa(spec) {
+        if message_type != MessageType::Raw {
+            return Err(unsupported(format_args!("ML_DSA_SHAKE_256 with MessageType {message_type} is not supported")));
+        }
+        return crate::pq::verify_dsa(spec, public_key, message, signature);
     }
     let digest = as_digest(alg, message_type, message)?;
     let algorithm: &'static dyn sig::VerificationAlgorithm = match (rsa_params(alg), ecdsa_verification(spec)) {

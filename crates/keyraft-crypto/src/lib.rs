@@ -5,6 +5,8 @@
 //! - [`wrap`]: backing-key material wrapped under the root key (AES-256-GCM), format v1.
 //! - [`agreement`]: ECDH (DeriveSharedSecret) on NIST P-256/P-384/P-521.
 //! - [`asymmetric`]: RSA/ECDSA/Ed25519 key pairs on aws-lc-rs: Sign, Verify, RSA-OAEP.
+//! - [`pq`]: ML-DSA and ML-KEM key pairs on aws-lc-rs: Sign, Verify, Encapsulate, Decapsulate.
+//! - [`import`]: BYOK: wrapping key pairs, import tokens, unwrapping imported material.
 //! - [`mac`]: HMAC keys (HMAC_224/256/384/512): generation, wrapping, GenerateMac/VerifyMac.
 //! - [`ciphertext`]: the ciphertext blob (format v1) and symmetric Encrypt/Decrypt.
 //! - [`error`]: the crate's error enum.
@@ -13,7 +15,9 @@ pub mod agreement;
 pub mod asymmetric;
 pub mod ciphertext;
 pub mod error;
+pub mod import;
 pub mod mac;
+pub mod pq;
 pub mod secret;
 pub mod wrap;
 

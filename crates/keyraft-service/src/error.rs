@@ -47,6 +47,15 @@ pub enum KmsError {
     DependencyTimeout(String),
     #[error("{0}")]
     Internal(String),
+    /// ImportKeyMaterial: not the key's material (or not a valid one).
+    #[error("{0}")]
+    IncorrectKeyMaterial(String),
+    /// ImportKeyMaterial: the import token is damaged or belongs to another key.
+    #[error("{0}")]
+    InvalidImportToken(String),
+    /// ImportKeyMaterial: the import token's 24 hours have passed.
+    #[error("{0}")]
+    ExpiredImportToken(String),
 }
 
 impl From<CoreError> for KmsError {
@@ -62,6 +71,7 @@ impl From<CoreError> for KmsError {
             CoreError::InvalidAliasName(_) => KmsError::InvalidAliasName(msg),
             CoreError::Tag(_) => KmsError::Tag(msg),
             CoreError::Unsupported(_) => KmsError::Unsupported(msg),
+            CoreError::IncorrectKeyMaterial(_) => KmsError::IncorrectKeyMaterial(msg),
         }
     }
 }

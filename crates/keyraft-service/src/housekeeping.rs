@@ -1,6 +1,6 @@
 //! Leader-driven, time-based lifecycle: once a key's deletion date has passed, the leader proposes
 //! `DeleteKey`; once a key's automatic rotation is due, it proposes `RotateKey` with fresh
-//! material. Every node so agrees on when each happened.
+//! material; once imported material's ValidTo has passed, it proposes its deletion. Every node so agrees on when each happened.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +33,7 @@ pub async fn run(kms: Arc<Kms>, every: Duration, shutdown: impl std::future::Fut
             }
         }
         rotate_due(&kms).await;
+        crate::ops::delete_imported_key_material::expire_due(&kms).await;
     }
 }
 

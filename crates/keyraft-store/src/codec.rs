@@ -18,7 +18,8 @@ use serde::Serialize;
 
 use crate::error::StoreError;
 
-/// The version byte that prefixes every persisted value.
+/// The version byte that prefixes every persisted value (format 1: the layout of the first
+/// release).
 pub const FORMAT_VERSION: u8 = 1;
 
 fn options() -> impl Options {

@@ -22,7 +22,7 @@ pub(crate) const SNAPSHOT_TREE: &str = "sm_snapshot";
 const CURRENT: &[u8] = b"current";
 const COUNTER: &[u8] = b"counter";
 
-/// The snapshot format this build writes and reads.
+/// The snapshot format this build writes and reads (1: the layout of the first release).
 pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
 
 #[derive(Serialize)]
@@ -61,11 +61,17 @@ pub(crate) fn from_bytes(meta: &SnapshotMeta, bytes: &[u8]) -> Result<Machine, S
         .and_then(|b| <[u8; 4]>::try_from(b).ok())
         .map(u32::from_le_bytes)
         .ok_or_else(|| StoreError::corrupt("snapshot", format!("{} bytes", bytes.len())))?;
-    if version != SNAPSHOT_FORMAT_VERSION {
-        return Err(StoreError::FormatVersion { what: "snapshot", found: version, expected: SNAPSHOT_FORMAT_VERSION });
-    }
-    let p: Payload = from_bincode("snapshot", bytes)?;
-    debug_assert_eq!(p.format_version, SNAPSHOT_FORMAT_VERSION);
+    let p: Payload = match version {
+        SNAPSHOT_FORMAT_VERSION => from_bincode("snapshot", bytes)?,
+        _ => {
+            return Err(StoreError::FormatVersion {
+                what: "snapshot",
+                found: version,
+                expected: SNAPSHOT_FORMAT_VERSION,
+            })
+        }
+    };
+    debug_assert_eq!(p.format_version, version);
     if p.last_applied != meta.last_log_id || p.last_membership != meta.last_membership {
         return Err(StoreError::corrupt("snapshot", format!("contents do not match its meta {meta}")));
     }

@@ -42,6 +42,7 @@ fn key_record(n: u8) -> KeyRecord {
         material: vec![WrappedMaterial { version: 1, created_ms: 0, wrapped: vec![n; 60], public_key: None }],
         current_version: 1,
         rotation: Default::default(),
+        import: None,
     }
 }
 

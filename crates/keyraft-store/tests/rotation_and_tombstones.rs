@@ -50,6 +50,7 @@ fn key_record(n: u8) -> KeyRecord {
         material: vec![material(n, 1)],
         current_version: 1,
         rotation: Default::default(),
+        import: None,
     }
 }
 

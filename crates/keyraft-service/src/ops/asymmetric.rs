@@ -32,7 +32,8 @@ pub(crate) fn supported(spec: KeySpec) -> bool {
 /// AWS never allows for the spec are ValidationException.
 pub(crate) fn create_usage(spec: KeySpec, requested: Option<KeyUsage>) -> Result<KeyUsage, KmsError> {
     let usage = requested.unwrap_or(KeyUsage::EncryptDecrypt);
-    if spec != KeySpec::SymmetricDefault && !supported(spec) && !keyraft_core::algorithms::is_hmac(spec) {
+    let pq = keyraft_crypto::pq::is_ml_dsa(spec) || keyraft_crypto::pq::is_ml_kem(spec);
+    if spec != KeySpec::SymmetricDefault && !supported(spec) && !keyraft_core::algorithms::is_hmac(spec) && !pq {
         return Err(KmsError::Unsupported(format!("KeySpec {spec} is not supported by this keyraft version")));
     }
     let allowed: &[KeyUsage] = match spec {
@@ -42,6 +43,7 @@ pub(crate) fn create_usage(spec: KeySpec, requested: Option<KeyUsage>) -> Result
         KeySpec::EccNistP256 | KeySpec::EccNistP384 | KeySpec::EccNistP521 => {
             &[KeyUsage::SignVerify, KeyUsage::KeyAgreement]
         }
+        KeySpec::MlKem512 | KeySpec::MlKem768 | KeySpec::MlKem1024 => &[KeyUsage::EncapsulateDecapsulate],
         _ => &[KeyUsage::SignVerify],
     };
     if !allowed.contains(&usage) {

@@ -24,9 +24,11 @@ impl Kms {
     /// the leader stamps the creation time.
     pub async fn create_key(&self, caller: &Caller, input: CreateKeyInput) -> Result<KeyRecord, KmsError> {
         let usage = asymmetric::create_usage(input.key_spec, input.key_usage)?;
-        if input.origin != Origin::AwsKms {
+        // Origin EXTERNAL (symmetric keys only so far): PendingImport, no material (`import_key_material`).
+        let external = input.origin == Origin::External && input.key_spec == KeySpec::SymmetricDefault;
+        if input.origin != Origin::AwsKms && !external {
             return Err(KmsError::Unsupported(format!(
-                "Origin {} is not supported by this keyraft version; AWS_KMS is",
+                "Origin {} is not supported for this key spec by this keyraft version",
                 input.origin
             )));
         }
@@ -58,7 +60,7 @@ impl Kms {
             region: self.region().clone(),
             description: input.description,
             creation_ms: 0,
-            state: KeyState::Enabled,
+            state: if external { KeyState::PendingImport } else { KeyState::Enabled },
             deletion_ms: None,
             pending_window_days: None,
             spec: input.key_spec,
@@ -68,9 +70,10 @@ impl Kms {
             tags: input.tags.into_iter().collect(),
             policies: [("default".to_string(), policy)].into(),
             rotation_period_days: None,
-            material: vec![material],
+            material: if external { vec![] } else { vec![material] },
             current_version: 1,
             rotation: Default::default(),
+            import: None,
         };
         match self.propose(Command::CreateKey { record: Box::new(record) }).await? {
             Applied::Key(k) => Ok(*k),

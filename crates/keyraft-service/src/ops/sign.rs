@@ -29,10 +29,16 @@ pub(crate) fn check_message(alg: SigningAlgorithm, message_type: MessageType, me
         (MessageType::Digest, SigningAlgorithm::Ed25519Sha512) => {
             Err(KmsError::Validation("ED25519_SHA_512 signing algorithm requires MessageType RAW.".into()))
         }
+        (MessageType::Digest, SigningAlgorithm::MlDsaShake256) => Err(KmsError::Validation(
+            "ML_DSA_SHAKE_256 signing algorithm requires MessageType RAW or EXTERNAL_MU.".into(),
+        )),
         (MessageType::Digest, _) if message.len() != alg.digest_len() => Err(KmsError::Validation(format!(
             "Digest is invalid length for algorithm {alg}: a {alg} digest is {} bytes.",
             alg.digest_len()
         ))),
+        (MessageType::ExternalMu, SigningAlgorithm::MlDsaShake256) if message.len() != 64 => Err(KmsError::Validation(
+            "Message is invalid length for MessageType EXTERNAL_MU: an ML-DSA mu is 64 bytes.".into(),
+        )),
         (MessageType::ExternalMu, SigningAlgorithm::MlDsaShake256) => Ok(()),
         (MessageType::ExternalMu, _) => {
             Err(KmsError::Validation(format!("MessageType EXTERNAL_MU is not valid for signing algorithm {alg}.")))

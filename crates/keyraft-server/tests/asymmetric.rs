@@ -3,7 +3,6 @@
 //! cases — and interop with an independent implementation, the `openssl` command line: it
 //! verifies keyraft's signatures and encrypts to keyraft's public keys.
 
-use std::fmt::Debug;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -12,23 +11,12 @@ use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{EncryptionAlgorithmSpec, KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
 use aws_sdk_kms::Client;
+use keyraft_testkit::check::{assert_code, outcome, OK};
+use keyraft_testkit::disk::{count, files};
 use keyraft_testkit::Cluster;
 
 const R: &str = "us-east-1";
 const ACCOUNT: &str = "111122223333";
-const OK: &str = "OK";
-
-fn outcome<T: Debug, E: ProvideErrorMetadata + Debug>(r: &Result<T, E>) -> String {
-    match r {
-        Ok(_) => OK.to_owned(),
-        Err(e) => e.code().map(str::to_owned).unwrap_or_else(|| panic!("an error without an AWS code: {e:?}")),
-    }
-}
-
-#[track_caller]
-fn assert_code<T: Debug, E: ProvideErrorMetadata + Debug>(r: Result<T, E>, code: &str, what: &str) {
-    assert_eq!(outcome(&r), code, "{what}: {r:?}");
-}
 
 async fn start() -> Cluster {
     let c = Cluster::start(&[R]).await.expect("cluster");
@@ -589,21 +577,6 @@ async fn asymmetric_error_cases() {
     c.shutdown().await;
 }
 
-fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 /// Private keys never reach the disk in plaintext: each key pair's PKCS#8 (opened here with the
 /// node's root key) is looked for, whole and in 32-byte pieces not shared with the public key,
 /// in every file under the data dir after the log, state machine and snapshots were written.
@@ -647,7 +620,7 @@ async fn no_private_key_in_plaintext_under_the_data_dir() {
         let der = private.expose_for_test();
         publics.push(public.clone());
         needles.push(der.to_vec());
-        needles.extend(der.chunks_exact(32).filter(|piece| !contains(&public, piece)).map(<[u8]>::to_vec));
+        needles.extend(der.chunks_exact(32).filter(|piece| count(&public, piece) == 0).map(<[u8]>::to_vec));
     }
     let mut paths = Vec::new();
     files(c.data_dir(), &mut paths);
@@ -656,9 +629,9 @@ async fn no_private_key_in_plaintext_under_the_data_dir() {
     for p in &paths {
         let data = std::fs::read(p).expect("read");
         for n in &needles {
-            assert!(!contains(&data, n), "plaintext private key material in {}", p.display());
+            assert_eq!(count(&data, n), 0, "plaintext private key material in {}", p.display());
         }
-        public_hits += publics.iter().filter(|pk| contains(&data, pk)).count();
+        public_hits += publics.iter().filter(|pk| count(&data, pk) > 0).count();
     }
     // The scan does see stored key state: the public keys (stored in the clear) are on disk.
     assert!(public_hits >= publics.len(), "public keys found only {public_hits} times");

@@ -22,6 +22,7 @@ use aws_sdk_kms::types::{
     MessageType, OriginType, SigningAlgorithmSpec, Tag,
 };
 use aws_sdk_kms::Client;
+use keyraft_testkit::check::{assert_code, outcome, OK};
 use keyraft_testkit::Cluster;
 
 const R: &str = "us-east-1";
@@ -29,23 +30,10 @@ const EU: &str = "eu-west-1";
 const ACCOUNT: &str = "111122223333";
 const DAY: i64 = 24 * 60 * 60;
 
-const OK: &str = "OK";
 const DISABLED: &str = "DisabledException";
 const INVALID_STATE: &str = "KMSInvalidStateException";
 
 /// `"OK"`, or the AWS error code (`__type`) of a failed call.
-fn outcome<T: Debug, E: ProvideErrorMetadata + Debug>(r: &Result<T, E>) -> String {
-    match r {
-        Ok(_) => OK.to_owned(),
-        Err(e) => e.code().map(str::to_owned).unwrap_or_else(|| panic!("an error without an AWS code: {e:?}")),
-    }
-}
-
-#[track_caller]
-fn assert_code<T: Debug, E: ProvideErrorMetadata + Debug>(r: Result<T, E>, code: &str, what: &str) {
-    assert_eq!(outcome(&r), code, "{what}: {r:?}");
-}
-
 fn now_secs() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
 }

@@ -5,31 +5,18 @@
 //! keys the service generated (learned from the testkit's recording RNG); the crypto module is
 //! unit-tested against RFC 4231.
 
-use std::fmt::Debug;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, KeySpec, KeyUsageType, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec};
 use aws_sdk_kms::Client;
+use keyraft_testkit::check::{assert_code, OK};
+use keyraft_testkit::disk::{count, files};
 use keyraft_testkit::Cluster;
 
 const R: &str = "us-east-1";
-const OK: &str = "OK";
-
-fn outcome<T: Debug, E: ProvideErrorMetadata + Debug>(r: &Result<T, E>) -> String {
-    match r {
-        Ok(_) => OK.to_owned(),
-        Err(e) => e.code().map(str::to_owned).unwrap_or_else(|| panic!("an error without an AWS code: {e:?}")),
-    }
-}
-
-#[track_caller]
-fn assert_code<T: Debug, E: ProvideErrorMetadata + Debug>(r: Result<T, E>, code: &str, what: &str) {
-    assert_eq!(outcome(&r), code, "{what}: {r:?}");
-}
 
 async fn start_with(tweak: fn(&mut keyraft_server::NodeConfig)) -> Cluster {
     let c = Cluster::start_with(&[R], tweak).await.expect("cluster");
@@ -322,21 +309,6 @@ async fn hmac_error_cases() {
     // A cancelled deletion leaves the key disabled, as in AWS.
     assert_code(gen(&hmac, b"m".to_vec()).await, "DisabledException", "GenerateMac after cancel");
     c.shutdown().await;
-}
-
-fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
-fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack.windows(needle.len()).filter(|w| *w == needle).count()
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -6,29 +6,21 @@
 //! DeleteImportedKeyMaterial and re-import (old ciphertexts decrypt again), and expiry at ValidTo
 //! driven by the test clock (exactly once); no imported material in plaintext on disk.
 
-use std::fmt::Debug;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::{Blob, DateTime};
 use aws_sdk_kms::types::{AlgorithmSpec, ExpirationModelType, KeySpec, KeyState, OriginType, WrappingKeySpec};
 use aws_sdk_kms::Client;
 use keyraft_core::command::RequestId;
 use keyraft_core::{Clock, Command as RaftCommand, CoreError, KeyId};
+use keyraft_testkit::check::assert_code;
+use keyraft_testkit::disk::files;
 use keyraft_testkit::{Cluster, TestClock};
 
 const R: &str = "us-east-1";
 const HOUR: Duration = Duration::from_secs(60 * 60);
-
-#[track_caller]
-fn assert_code<T: Debug, E: ProvideErrorMetadata + Debug>(r: Result<T, E>, code: &str, what: &str) {
-    match &r {
-        Ok(_) => panic!("{what}: expected {code}, got {r:?}"),
-        Err(e) => assert_eq!(e.code(), Some(code), "{what}: {r:?}"),
-    }
-}
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().expect("run openssl (is it installed?)");
@@ -380,15 +372,4 @@ async fn wait_expired(c: &Cluster, nodes: &[u64], key: &KeyId) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the imported material of {key} did not expire on nodes {nodes:?}");
-}
-
-fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
 }

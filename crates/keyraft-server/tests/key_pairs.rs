@@ -4,35 +4,21 @@
 //! private keys, derives their public keys, signs with them, and computes the same ECDH secret.
 
 use std::collections::HashMap;
-use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
     DataKeyPairSpec, KeyAgreementAlgorithmSpec, KeyEncryptionMechanism, KeySpec, KeyUsageType, OriginType,
     RecipientInfo,
 };
 use aws_sdk_kms::Client;
+use keyraft_testkit::check::{assert_code, OK};
 use keyraft_testkit::Cluster;
 
 const R: &str = "us-east-1";
 const ACCOUNT: &str = "111122223333";
-const OK: &str = "OK";
-
-fn outcome<T: Debug, E: ProvideErrorMetadata + Debug>(r: &Result<T, E>) -> String {
-    match r {
-        Ok(_) => OK.to_owned(),
-        Err(e) => e.code().map(str::to_owned).unwrap_or_else(|| panic!("an error without an AWS code: {e:?}")),
-    }
-}
-
-#[track_caller]
-fn assert_code<T: Debug, E: ProvideErrorMetadata + Debug>(r: Result<T, E>, code: &str, what: &str) {
-    assert_eq!(outcome(&r), code, "{what}: {r:?}");
-}
 
 async fn start() -> Cluster {
     let c = Cluster::start(&[R]).await.expect("cluster");

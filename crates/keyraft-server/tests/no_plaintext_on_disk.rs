@@ -2,27 +2,12 @@
 //! (backing keys, 256-bit data keys) is looked for in every file under the data dir, after the
 //! log, the state machine and snapshots have been written.
 
-use std::path::Path;
 use std::time::Duration;
 
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
+use keyraft_testkit::disk::{count, files};
 use keyraft_testkit::Cluster;
-
-fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
-fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack.windows(needle.len()).filter(|w| *w == needle).count()
-}
 
 fn snapshot_often(cfg: &mut keyraft_server::NodeConfig) {
     cfg.heartbeat_ms = Some(50);

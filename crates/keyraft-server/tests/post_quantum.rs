@@ -4,31 +4,17 @@
 //! implementation: aws-lc-rs used directly (the `openssl` here is 3.0, without ML-DSA/ML-KEM),
 //! given only the SubjectPublicKeyInfo GetPublicKey returns.
 
-use std::fmt::Debug;
 use std::time::Duration;
 
 use aws_lc_rs::kem::{EncapsulationKey, ML_KEM_1024, ML_KEM_512, ML_KEM_768};
 use aws_lc_rs::signature::{UnparsedPublicKey, ML_DSA_44, ML_DSA_65, ML_DSA_87};
-use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{EncapsulationAlgorithmSpec, KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
 use aws_sdk_kms::Client;
+use keyraft_testkit::check::{assert_code, outcome};
 use keyraft_testkit::Cluster;
 
 const R: &str = "us-east-1";
-const OK: &str = "OK";
-
-fn outcome<T: Debug, E: ProvideErrorMetadata + Debug>(r: &Result<T, E>) -> String {
-    match r {
-        Ok(_) => OK.to_owned(),
-        Err(e) => e.code().map(str::to_owned).unwrap_or_else(|| panic!("an error without an AWS code: {e:?}")),
-    }
-}
-
-#[track_caller]
-fn assert_code<T: Debug, E: ProvideErrorMetadata + Debug>(r: Result<T, E>, code: &str, what: &str) {
-    assert_eq!(outcome(&r), code, "{what}: {r:?}");
-}
 
 async fn start() -> Cluster {
     let c = Cluster::start(&[R]).await.expect("cluster");

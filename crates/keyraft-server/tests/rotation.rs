@@ -4,28 +4,19 @@
 //! the middle), and deletion after the waiting period (exactly once; the key's ciphertexts then
 //! answer NotFoundException).
 
-use std::fmt::Debug;
 use std::time::Duration;
 
-use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{IncludeKeyMaterial, KeyMaterialState, RotationType, RotationsListEntry};
 use aws_sdk_kms::Client;
 use keyraft_core::command::RequestId;
 use keyraft_core::{Command, CoreError, KeyId, WrappedMaterial};
+use keyraft_testkit::check::assert_code;
 use keyraft_testkit::{Cluster, TestClock};
 
 const R: &str = "us-east-1";
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 const DAY_SECS: i64 = 24 * 60 * 60;
-
-#[track_caller]
-fn assert_code<T: Debug, E: ProvideErrorMetadata + Debug>(r: Result<T, E>, code: &str, what: &str) {
-    match &r {
-        Ok(_) => panic!("{what}: expected {code}, got {r:?}"),
-        Err(e) => assert_eq!(e.code(), Some(code), "{what}: {r:?}"),
-    }
-}
 
 async fn create_key(client: &Client, description: &str) -> String {
     let out = client.create_key().description(description).send().await.expect("create key");

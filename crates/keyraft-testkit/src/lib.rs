@@ -8,6 +8,8 @@
 //! - [`TestClock`]: wall-clock time plus an offset that tests move forward (days in a call), shared
 //!   by the nodes and the SDK clients that sign their requests.
 //! - [`free_ports`]: loopback ports nobody listens on.
+//! - [`check`]: the AWS outcome of an SDK call, and assertions on it.
+//! - [`disk`]: scanning a data dir for bytes that must (or must not) be there.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -256,4 +258,50 @@ pub fn sdk_client(endpoint: &str, region: &str, access_key_id: &str, secret: &st
         .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_kms::Client::from_conf(conf)
+}
+
+/// The AWS outcome of an SDK call: `OK` or the exception name.
+pub mod check {
+    use std::fmt::Debug;
+
+    use aws_sdk_kms::error::ProvideErrorMetadata;
+
+    /// The outcome of a call that succeeded.
+    pub const OK: &str = "OK";
+
+    /// `OK`, or the AWS exception name of the error (an error without one fails the test).
+    pub fn outcome<T: Debug, E: ProvideErrorMetadata + Debug>(r: &Result<T, E>) -> String {
+        match r {
+            Ok(_) => OK.to_owned(),
+            Err(e) => e.code().map(str::to_owned).unwrap_or_else(|| panic!("an error without an AWS code: {e:?}")),
+        }
+    }
+
+    /// Asserts that `r` ended as `code` (`OK` or an AWS exception name).
+    #[track_caller]
+    pub fn assert_code<T: Debug, E: ProvideErrorMetadata + Debug>(r: Result<T, E>, code: &str, what: &str) {
+        assert_eq!(outcome(&r), code, "{what}: {r:?}");
+    }
+}
+
+/// Scanning a data dir: every file, and how often some bytes occur in one.
+pub mod disk {
+    use std::path::{Path, PathBuf};
+
+    /// Every file below `dir`, appended to `out`.
+    pub fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("read dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+
+    /// How often `needle` occurs in `haystack`.
+    pub fn count(haystack: &[u8], needle: &[u8]) -> usize {
+        haystack.windows(needle.len()).filter(|w| *w == needle).count()
+    }
 }

@@ -142,29 +142,16 @@ impl RegionState {
 mod tests {
     use super::*;
     use crate::ids::{AccountId, Region};
-    use crate::model::KeyUsage;
 
     fn external() -> KeyRecord {
         KeyRecord {
-            id: KeyId::from_uuid_bytes([9; 16]),
-            account: AccountId::parse("111122223333").unwrap(),
-            region: Region::parse("us-east-1").unwrap(),
-            description: String::new(),
-            creation_ms: 0,
             state: KeyState::PendingImport,
-            deletion_ms: None,
-            pending_window_days: None,
-            spec: KeySpec::SymmetricDefault,
-            usage: KeyUsage::EncryptDecrypt,
             origin: Origin::External,
-            multi_region: false,
-            tags: Default::default(),
-            policies: Default::default(),
-            rotation_period_days: None,
-            material: vec![],
-            current_version: 1,
-            rotation: Default::default(),
-            import: None,
+            ..KeyRecord::new(
+                KeyId::from_uuid_bytes([9; 16]),
+                AccountId::parse("111122223333").unwrap(),
+                Region::parse("us-east-1").unwrap(),
+            )
         }
     }
 

@@ -64,29 +64,15 @@ pub fn check_rotation_change(k: &KeyRecord) -> Result<(), CoreError> {
 mod tests {
     use super::*;
     use crate::ids::{AccountId, KeyId, Region};
-    use crate::model::{KeyUsage, Origin};
 
     fn key(state: KeyState) -> KeyRecord {
         KeyRecord {
-            id: KeyId::from_uuid_bytes([7; 16]),
-            account: AccountId::parse("111122223333").unwrap(),
-            region: Region::parse("us-east-1").unwrap(),
-            description: String::new(),
-            creation_ms: 0,
             state,
-            deletion_ms: None,
-            pending_window_days: None,
-            spec: KeySpec::SymmetricDefault,
-            usage: KeyUsage::EncryptDecrypt,
-            origin: Origin::AwsKms,
-            multi_region: false,
-            tags: Default::default(),
-            policies: Default::default(),
-            rotation_period_days: None,
-            material: vec![],
-            current_version: 1,
-            rotation: Default::default(),
-            import: None,
+            ..KeyRecord::new(
+                KeyId::from_uuid_bytes([7; 16]),
+                AccountId::parse("111122223333").unwrap(),
+                Region::parse("us-east-1").unwrap(),
+            )
         }
     }
 

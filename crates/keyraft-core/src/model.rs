@@ -113,6 +113,32 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
+    /// A new enabled SYMMETRIC_DEFAULT / ENCRYPT_DECRYPT key of origin AWS_KMS with nothing else
+    /// set (no material yet, version 1 current); set the rest with struct update syntax.
+    pub fn new(id: KeyId, account: AccountId, region: Region) -> Self {
+        KeyRecord {
+            id,
+            account,
+            region,
+            description: String::new(),
+            creation_ms: 0,
+            state: KeyState::Enabled,
+            deletion_ms: None,
+            pending_window_days: None,
+            spec: KeySpec::SymmetricDefault,
+            usage: KeyUsage::EncryptDecrypt,
+            origin: Origin::AwsKms,
+            multi_region: false,
+            tags: BTreeMap::new(),
+            policies: BTreeMap::new(),
+            rotation_period_days: None,
+            material: Vec::new(),
+            current_version: 1,
+            rotation: Default::default(),
+            import: None,
+        }
+    }
+
     pub fn arn(&self) -> KeyArn {
         KeyArn { region: self.region.clone(), account: self.account.clone(), key_id: self.id.clone() }
     }

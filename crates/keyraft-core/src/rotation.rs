@@ -185,32 +185,19 @@ mod tests {
     use super::*;
     use crate::command::{Command, Envelope, RequestId};
     use crate::ids::{AccountId, Region};
-    use crate::model::KeyUsage;
     use crate::state::Touched;
 
     const T0: u64 = 1_700_000_000_000;
 
     fn record(multi_region: bool) -> KeyRecord {
         KeyRecord {
-            id: if multi_region { KeyId::mrk_from_bytes([1; 16]) } else { KeyId::from_uuid_bytes([1; 16]) },
-            account: AccountId::parse("111122223333").unwrap(),
-            region: Region::parse("us-east-1").unwrap(),
-            description: String::new(),
-            creation_ms: 0,
-            state: KeyState::Enabled,
-            deletion_ms: None,
-            pending_window_days: None,
-            spec: KeySpec::SymmetricDefault,
-            usage: KeyUsage::EncryptDecrypt,
-            origin: Origin::AwsKms,
             multi_region,
-            tags: Default::default(),
-            policies: Default::default(),
-            rotation_period_days: None,
             material: vec![material(1)],
-            current_version: 1,
-            rotation: Default::default(),
-            import: None,
+            ..KeyRecord::new(
+                if multi_region { KeyId::mrk_from_bytes([1; 16]) } else { KeyId::from_uuid_bytes([1; 16]) },
+                AccountId::parse("111122223333").unwrap(),
+                Region::parse("us-east-1").unwrap(),
+            )
         }
     }
 

@@ -6,8 +6,8 @@ use std::io::Cursor;
 use keyraft_core::command::RequestId;
 use keyraft_core::state::Touched;
 use keyraft_core::{
-    AccountId, AliasName, Applied, Command, CoreError, Envelope, KeyId, KeyRecord, KeySpec, KeyState, KeyUsage, Origin,
-    Region, RegionState, WrappedMaterial,
+    AccountId, AliasName, Applied, Command, CoreError, Envelope, KeyId, KeyRecord, KeyState, Region, RegionState,
+    WrappedMaterial,
 };
 use keyraft_store::types::{Entry, LogId, Vote};
 use keyraft_store::{LogStore, StateMachineStore};
@@ -24,25 +24,11 @@ fn key_id(n: u8) -> KeyId {
 
 fn key_record(n: u8) -> KeyRecord {
     KeyRecord {
-        id: key_id(n),
-        account: AccountId::parse("111122223333").unwrap(),
-        region: Region::parse("eu-west-1").unwrap(),
         description: format!("key {n}"),
-        creation_ms: 0,
-        state: KeyState::Enabled,
-        deletion_ms: None,
-        pending_window_days: None,
-        spec: KeySpec::SymmetricDefault,
-        usage: KeyUsage::EncryptDecrypt,
-        origin: Origin::AwsKms,
-        multi_region: false,
         tags: [("team".to_string(), format!("t{n}"))].into_iter().collect(),
         policies: [("default".to_string(), "{}".to_string())].into_iter().collect(),
-        rotation_period_days: None,
         material: vec![WrappedMaterial { version: 1, created_ms: 0, wrapped: vec![n; 60], public_key: None }],
-        current_version: 1,
-        rotation: Default::default(),
-        import: None,
+        ..KeyRecord::new(key_id(n), AccountId::parse("111122223333").unwrap(), Region::parse("eu-west-1").unwrap())
     }
 }
 

@@ -6,10 +6,7 @@ use std::io::Cursor;
 use keyraft_core::command::RequestId;
 use keyraft_core::rotation::RotationType;
 use keyraft_core::state::Touched;
-use keyraft_core::{
-    AccountId, Command, Envelope, KeyId, KeyRecord, KeySpec, KeyState, KeyUsage, Origin, Region, RegionState,
-    WrappedMaterial,
-};
+use keyraft_core::{AccountId, Command, Envelope, KeyId, KeyRecord, Region, RegionState, WrappedMaterial};
 use keyraft_store::types::{Entry, LogId};
 use keyraft_store::StateMachineStore;
 use openraft::storage::RaftStateMachine;
@@ -32,25 +29,9 @@ fn material(n: u8, version: u32) -> WrappedMaterial {
 
 fn key_record(n: u8) -> KeyRecord {
     KeyRecord {
-        id: key_id(n),
-        account: AccountId::parse("111122223333").unwrap(),
-        region: Region::parse("eu-west-1").unwrap(),
         description: format!("key {n}"),
-        creation_ms: 0,
-        state: KeyState::Enabled,
-        deletion_ms: None,
-        pending_window_days: None,
-        spec: KeySpec::SymmetricDefault,
-        usage: KeyUsage::EncryptDecrypt,
-        origin: Origin::AwsKms,
-        multi_region: false,
-        tags: Default::default(),
-        policies: Default::default(),
-        rotation_period_days: None,
         material: vec![material(n, 1)],
-        current_version: 1,
-        rotation: Default::default(),
-        import: None,
+        ..KeyRecord::new(key_id(n), AccountId::parse("111122223333").unwrap(), Region::parse("eu-west-1").unwrap())
     }
 }
 

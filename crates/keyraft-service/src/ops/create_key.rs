@@ -45,35 +45,29 @@ impl Kms {
         } else {
             KeyId::from_uuid_bytes(self.random())
         };
-        let material = if input.key_spec == KeySpec::SymmetricDefault {
+        // An EXTERNAL key gets its material from ImportKeyMaterial.
+        let material = if external {
+            vec![]
+        } else if input.key_spec == KeySpec::SymmetricDefault {
             let material = KeyMaterial::generate(&mut self.rng());
             let wrapped = keyraft_crypto::wrap::wrap(self.root(), id.as_str(), 1, &material, &mut self.rng());
-            WrappedMaterial { version: 1, created_ms: 0, wrapped, public_key: None }
+            vec![WrappedMaterial { version: 1, created_ms: 0, wrapped, public_key: None }]
         } else if keyraft_core::algorithms::is_hmac(input.key_spec) {
-            self.generate_hmac_key(&id, input.key_spec)?
+            vec![self.generate_hmac_key(&id, input.key_spec)?]
         } else {
-            self.generate_key_pair(&id, input.key_spec)?
+            vec![self.generate_key_pair(&id, input.key_spec)?]
         };
         let record = KeyRecord {
-            id,
-            account: caller.account.clone(),
-            region: self.region().clone(),
             description: input.description,
-            creation_ms: 0,
             state: if external { KeyState::PendingImport } else { KeyState::Enabled },
-            deletion_ms: None,
-            pending_window_days: None,
             spec: input.key_spec,
             usage,
             origin: input.origin,
             multi_region: input.multi_region,
             tags: input.tags.into_iter().collect(),
             policies: [("default".to_string(), policy)].into(),
-            rotation_period_days: None,
-            material: if external { vec![] } else { vec![material] },
-            current_version: 1,
-            rotation: Default::default(),
-            import: None,
+            material,
+            ..KeyRecord::new(id, caller.account.clone(), self.region().clone())
         };
         match self.propose(Command::CreateKey { record: Box::new(record) }).await? {
             Applied::Key(k) => Ok(*k),

@@ -10,28 +10,12 @@ use std::time::Duration;
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{EncryptionAlgorithmSpec, KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
-use aws_sdk_kms::Client;
 use keyraft_testkit::check::{assert_code, outcome, OK};
 use keyraft_testkit::disk::{count, files};
-use keyraft_testkit::Cluster;
+use keyraft_testkit::{create_key_spec, Cluster};
 
 const R: &str = "us-east-1";
 const ACCOUNT: &str = "111122223333";
-
-async fn start() -> Cluster {
-    let c = Cluster::start(&[R]).await.expect("cluster");
-    c.wait_leader(R, Duration::from_secs(20)).await.expect("leader");
-    c
-}
-
-async fn create(client: &Client, spec: &str, usage: Option<KeyUsageType>) -> String {
-    let mut req = client.create_key().key_spec(KeySpec::from(spec)).description(spec);
-    if let Some(u) = usage {
-        req = req.key_usage(u);
-    }
-    let out = req.send().await.unwrap_or_else(|e| panic!("create {spec}: {e:?}"));
-    out.key_metadata().expect("metadata").key_id().to_owned()
-}
 
 /// Runs `openssl` and reports whether it succeeded.
 fn openssl(args: &[&str]) -> bool {
@@ -106,7 +90,7 @@ fn openssl_verify(dir: &Path, public_key: &Path, alg: &str, message: &[u8], sign
 /// KMSInvalidSignatureException), DescribeKey/GetPublicKey fields, openssl verifies each signature.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sign_and_verify_every_spec_and_algorithm_interop_with_openssl() {
-    let c = start().await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let kms = c.client(R, 1);
     let other_node = c.client(R, 2);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -130,7 +114,7 @@ async fn sign_and_verify_every_spec_and_algorithm_interop_with_openssl() {
     ];
     let message = b"keyraft asymmetric interop message".to_vec();
     for (spec, algs) in specs {
-        let id = create(&kms, spec, Some(KeyUsageType::SignVerify)).await;
+        let id = create_key_spec(&kms, spec, Some(KeyUsageType::SignVerify)).await;
         let arn = format!("arn:aws:kms:{R}:{ACCOUNT}:key/{id}");
 
         let md = kms.describe_key().key_id(&id).send().await.expect("describe");
@@ -282,12 +266,12 @@ async fn sign_and_verify_every_spec_and_algorithm_interop_with_openssl() {
 /// public key and keyraft decrypts, plaintext limits, ReEncrypt across symmetric and RSA keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rsa_encryption_interop_with_openssl() {
-    let c = start().await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let kms = c.client(R, 1);
     let dir = tempfile::tempdir().expect("tempdir");
     // No KeyUsage: AWS's default ENCRYPT_DECRYPT, valid for RSA.
-    let id = create(&kms, "RSA_2048", None).await;
-    let id3072 = create(&kms, "RSA_3072", Some(KeyUsageType::EncryptDecrypt)).await;
+    let id = create_key_spec(&kms, "RSA_2048", None).await;
+    let id3072 = create_key_spec(&kms, "RSA_3072", Some(KeyUsageType::EncryptDecrypt)).await;
     let md = kms.describe_key().key_id(&id).send().await.expect("describe");
     let md = md.key_metadata().expect("metadata");
     assert_eq!(md.key_usage(), Some(&KeyUsageType::EncryptDecrypt));
@@ -446,7 +430,7 @@ async fn rsa_encryption_interop_with_openssl() {
 /// CreateKey spec/usage rules, algorithm/spec mismatches, message limits, the key-state matrix.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn asymmetric_error_cases() {
-    let c = start().await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let kms = c.client(R, 1);
     let create_code = |spec: &'static str, usage: Option<KeyUsageType>| {
         let kms = kms.clone();
@@ -474,7 +458,7 @@ async fn asymmetric_error_cases() {
         assert_eq!(create_code(spec, usage.clone()).await, code, "CreateKey {spec} {usage:?}");
     }
 
-    let p256 = create(&kms, "ECC_NIST_P256", Some(KeyUsageType::SignVerify)).await;
+    let p256 = create_key_spec(&kms, "ECC_NIST_P256", Some(KeyUsageType::SignVerify)).await;
     let sign = |key: &str, msg: Vec<u8>, mt: MessageType, alg: SigningAlgorithmSpec| {
         kms.sign().key_id(key).message(Blob::new(msg)).message_type(mt).signing_algorithm(alg).send()
     };
@@ -597,7 +581,7 @@ async fn no_private_key_in_plaintext_under_the_data_dir() {
         ("ECC_SECG_P256K1", KeyUsageType::SignVerify),
         ("ECC_NIST_EDWARDS25519", KeyUsageType::SignVerify),
     ] {
-        ids.push(create(&kms, spec, Some(usage)).await);
+        ids.push(create_key_spec(&kms, spec, Some(usage)).await);
     }
     for n in 1..=3 {
         c.node(R, n).region_node.raft().trigger().snapshot().await.expect("snapshot");

@@ -57,14 +57,6 @@ fn is_uuid(id: &str) -> bool {
         && id.bytes().all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-async fn start(regions: &[&str]) -> Cluster {
-    let c = Cluster::start(regions).await.expect("cluster");
-    for r in regions {
-        c.wait_leader(r, Duration::from_secs(20)).await.expect("leader");
-    }
-    c
-}
-
 async fn create_key(client: &Client, description: &str) -> KeyMetadata {
     let out = client.create_key().description(description).send().await.expect("create key");
     out.key_metadata().expect("key metadata").clone()
@@ -121,7 +113,7 @@ fn key_id(s: &str) -> keyraft_core::KeyId {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn key_management_through_the_sdk() {
-    let c = start(&[R]).await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     metadata_and_references(&c).await;
     list_keys_pagination(&c).await;
     alias_lifecycle(&c).await;
@@ -661,7 +653,7 @@ fn context(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cryptography_through_the_sdk() {
-    let c = start(&[R]).await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let (n1, n2, n3) = (c.client(R, 1), c.client(R, 2), c.client(R, 3));
     let a = create_key(&n1, "crypto a").await.key_id().to_owned();
     let b = create_key(&n1, "crypto b").await.key_id().to_owned();
@@ -1190,7 +1182,7 @@ async fn key_in_state(client: &Client, state: &KeyState, other: &str, alias: Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn key_state_matrix() {
-    let c = start(&[R]).await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let (n1, n2, n3) = (c.client(R, 1), c.client(R, 2), c.client(R, 3));
     let other = create_key(&n1, "matrix partner").await.key_id().to_owned();
 
@@ -1242,7 +1234,7 @@ async fn key_state_matrix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn region_isolation_and_unsupported_operations() {
-    let c = start(&[R, EU]).await;
+    let c = Cluster::ready(&[R, EU]).await.expect("cluster");
     let us = c.client(R, 1);
     let id = create_key(&us, "us only").await.key_id().to_owned();
     us.create_alias().alias_name("alias/us-only").target_key_id(&id).send().await.expect("alias");

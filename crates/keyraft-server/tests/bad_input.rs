@@ -201,12 +201,6 @@ async fn converged(c: &Cluster) -> Snapshot {
     panic!("the nodes' states do not converge");
 }
 
-async fn start() -> Cluster {
-    let c = Cluster::start(&[R]).await.expect("cluster");
-    c.wait_leader(R, Duration::from_secs(20)).await.expect("leader");
-    c
-}
-
 /// One bad request and the answer it must get.
 struct Case {
     name: &'static str,
@@ -223,7 +217,7 @@ fn case(name: &'static str, headers: HeaderMap, body: impl Into<Vec<u8>>, except
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_requests_get_aws_errors_and_change_nothing() {
-    let c = start().await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let sdk = c.client(R, 2);
     let key = sdk.create_key().description("keep").send().await.expect("create key");
     let key = key.key_metadata().expect("metadata").key_id().to_owned();
@@ -886,7 +880,7 @@ fn check_success_shape(op: &str, answer: &Value, request: &[u8]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fuzzed_requests_get_well_formed_answers() {
     const REQUESTS: usize = 2_000;
-    let c = start().await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let sdk = c.client(R, 1);
     let key = sdk.create_key().description("fuzz").send().await.expect("key");
     let key = key.key_metadata().expect("metadata").key_id().to_owned();

@@ -18,12 +18,6 @@ use keyraft_testkit::Cluster;
 
 const R: &str = "us-east-1";
 
-async fn start_with(tweak: fn(&mut keyraft_server::NodeConfig)) -> Cluster {
-    let c = Cluster::start_with(&[R], tweak).await.expect("cluster");
-    c.wait_leader(R, Duration::from_secs(20)).await.expect("leader");
-    c
-}
-
 async fn create_hmac(client: &Client, spec: &str, multi_region: bool) -> String {
     let out = client
         .create_key()
@@ -63,7 +57,7 @@ const SPECS: [(&str, &str, usize); 4] = [
 /// multi-region keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_hmac_spec_generates_and_verifies() {
-    let c = start_with(Cluster::test_timings()).await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let clients: Vec<Client> = (1..=3).map(|n| c.client(R, n)).collect();
     let kms = &clients[0];
     for (spec, alg_name, tag_len) in SPECS {
@@ -186,7 +180,7 @@ async fn every_hmac_spec_generates_and_verifies() {
 /// Message limits, key usage both ways, CreateKey rules, rotation, the key-state matrix.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hmac_error_cases() {
-    let c = start_with(Cluster::test_timings()).await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let kms = c.client(R, 1);
     let sha256 = MacAlgorithmSpec::HmacSha256;
     let gen = |key: &str, message: Vec<u8>| {
@@ -346,7 +340,7 @@ fn snapshot_often(cfg: &mut keyraft_server::NodeConfig) {
 /// plaintext in any file under the data dir once the log, state machine and snapshots are written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hmac_keys_match_openssl_and_never_reach_the_disk_in_plaintext() {
-    let c = start_with(snapshot_often).await;
+    let c = Cluster::ready_with(&[R], snapshot_often).await.expect("cluster");
     let kms = c.client(R, 2);
     let mut keys = Vec::new();
     for i in 0..8 {

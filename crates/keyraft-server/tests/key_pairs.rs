@@ -6,34 +6,17 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
     DataKeyPairSpec, KeyAgreementAlgorithmSpec, KeyEncryptionMechanism, KeySpec, KeyUsageType, OriginType,
     RecipientInfo,
 };
-use aws_sdk_kms::Client;
 use keyraft_testkit::check::{assert_code, OK};
-use keyraft_testkit::Cluster;
+use keyraft_testkit::{create_key_spec, Cluster};
 
 const R: &str = "us-east-1";
 const ACCOUNT: &str = "111122223333";
-
-async fn start() -> Cluster {
-    let c = Cluster::start(&[R]).await.expect("cluster");
-    c.wait_leader(R, Duration::from_secs(20)).await.expect("leader");
-    c
-}
-
-async fn create(client: &Client, spec: &str, usage: Option<KeyUsageType>) -> String {
-    let mut req = client.create_key().key_spec(KeySpec::from(spec)).description(spec);
-    if let Some(u) = usage {
-        req = req.key_usage(u);
-    }
-    let out = req.send().await.unwrap_or_else(|e| panic!("create {spec}: {e:?}"));
-    out.key_metadata().expect("metadata").key_id().to_owned()
-}
 
 fn arn(id: &str) -> String {
     format!("arn:aws:kms:{R}:{ACCOUNT}:key/{id}")
@@ -140,7 +123,7 @@ const KEY_PAIR_SPECS: &[&str] = &[
 /// returns the private key; openssl signs with it; the WithoutPlaintext variant likewise.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn data_key_pairs_every_spec_interop_with_openssl() {
-    let c = start().await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let kms = c.client(R, 1);
     let other_node = c.client(R, 3);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -218,7 +201,7 @@ async fn data_key_pairs_every_spec_interop_with_openssl() {
 /// DryRun, Recipient, missing and invalid members.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn data_key_pair_error_cases() {
-    let c = start().await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let kms = c.client(R, 1);
     let sym = kms.create_key().send().await.expect("create").key_metadata().expect("md").key_id().to_owned();
     let pair = |key: &str, spec: &str| {
@@ -245,9 +228,9 @@ async fn data_key_pair_error_cases() {
         "an unknown key",
     );
 
-    let rsa = create(&kms, "RSA_2048", Some(KeyUsageType::EncryptDecrypt)).await;
-    let ecc = create(&kms, "ECC_NIST_P256", Some(KeyUsageType::SignVerify)).await;
-    let agree = create(&kms, "ECC_NIST_P256", Some(KeyUsageType::KeyAgreement)).await;
+    let rsa = create_key_spec(&kms, "RSA_2048", Some(KeyUsageType::EncryptDecrypt)).await;
+    let ecc = create_key_spec(&kms, "ECC_NIST_P256", Some(KeyUsageType::SignVerify)).await;
+    let agree = create_key_spec(&kms, "ECC_NIST_P256", Some(KeyUsageType::KeyAgreement)).await;
     for (key, what) in [(&rsa, "an RSA ENCRYPT_DECRYPT key"), (&ecc, "an ECC key"), (&agree, "a KEY_AGREEMENT key")] {
         assert_code(pair(key, "ECC_NIST_P256").await, "InvalidKeyUsageException", what);
         assert_code(pair_np(key, "ECC_NIST_P256").await, "InvalidKeyUsageException", what);
@@ -321,12 +304,12 @@ fn openssl_peer(dir: &Path, curve: &str) -> (PathBuf, Vec<u8>) {
 /// openssl peer key equals `openssl pkeyutl -derive` with KMS's public key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn derive_shared_secret_interop_with_openssl() {
-    let c = start().await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let kms = c.client(R, 1);
     let other_node = c.client(R, 2);
     let dir = tempfile::tempdir().expect("tempdir");
     for (curve, spec, len) in CURVES {
-        let id = create(&kms, spec, Some(KeyUsageType::KeyAgreement)).await;
+        let id = create_key_spec(&kms, spec, Some(KeyUsageType::KeyAgreement)).await;
         let md = kms.describe_key().key_id(&id).send().await.expect("describe");
         let md = md.key_metadata().expect("metadata");
         assert_eq!(md.key_usage(), Some(&KeyUsageType::KeyAgreement));
@@ -379,7 +362,7 @@ async fn derive_shared_secret_interop_with_openssl() {
 /// KEY_AGREEMENT rules, key state, DryRun, Recipient, missing and invalid members.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn derive_shared_secret_error_cases() {
-    let c = start().await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let kms = c.client(R, 1);
     let dir = tempfile::tempdir().expect("tempdir");
     for (spec, code) in [
@@ -393,7 +376,7 @@ async fn derive_shared_secret_error_cases() {
         assert_code(r, code, &format!("CreateKey {spec} KEY_AGREEMENT"));
     }
 
-    let p256 = create(&kms, "ECC_NIST_P256", Some(KeyUsageType::KeyAgreement)).await;
+    let p256 = create_key_spec(&kms, "ECC_NIST_P256", Some(KeyUsageType::KeyAgreement)).await;
     let (_, peer256) = openssl_peer(dir.path(), "P-256");
     let (_, peer384) = openssl_peer(dir.path(), "P-384");
     let k1 = dir.path().join("k1.pem");
@@ -401,7 +384,7 @@ async fn derive_shared_secret_error_cases() {
     let k1_der = dir.path().join("k1.pub.der");
     openssl(&["pkey", "-in", p(&k1), "-pubout", "-outform", "DER", "-out", p(&k1_der)]);
     let rsa_spki = {
-        let rsa = create(&kms, "RSA_2048", Some(KeyUsageType::SignVerify)).await;
+        let rsa = create_key_spec(&kms, "RSA_2048", Some(KeyUsageType::SignVerify)).await;
         kms.get_public_key().key_id(rsa).send().await.expect("rsa public").public_key().expect("pk").as_ref().to_vec()
     };
     let derive = |key: &str, public: Vec<u8>| {
@@ -426,7 +409,7 @@ async fn derive_shared_secret_error_cases() {
     }
     assert_code(derive(&p256, vec![1u8; 8193]).await, "ValidationException", "a public key over 8192 bytes");
 
-    let signing = create(&kms, "ECC_NIST_P256", Some(KeyUsageType::SignVerify)).await;
+    let signing = create_key_spec(&kms, "ECC_NIST_P256", Some(KeyUsageType::SignVerify)).await;
     let sym = kms.create_key().send().await.expect("create").key_metadata().expect("md").key_id().to_owned();
     assert_code(derive(&signing, peer256.clone()).await, "InvalidKeyUsageException", "a SIGN_VERIFY key");
     assert_code(derive(&sym, peer256.clone()).await, "InvalidKeyUsageException", "a symmetric key");

@@ -4,8 +4,6 @@
 //! implementation: aws-lc-rs used directly (the `openssl` here is 3.0, without ML-DSA/ML-KEM),
 //! given only the SubjectPublicKeyInfo GetPublicKey returns.
 
-use std::time::Duration;
-
 use aws_lc_rs::kem::{EncapsulationKey, ML_KEM_1024, ML_KEM_512, ML_KEM_768};
 use aws_lc_rs::signature::{UnparsedPublicKey, ML_DSA_44, ML_DSA_65, ML_DSA_87};
 use aws_sdk_kms::primitives::Blob;
@@ -15,12 +13,6 @@ use keyraft_testkit::check::{assert_code, outcome};
 use keyraft_testkit::Cluster;
 
 const R: &str = "us-east-1";
-
-async fn start() -> Cluster {
-    let c = Cluster::start(&[R]).await.expect("cluster");
-    c.wait_leader(R, Duration::from_secs(20)).await.expect("leader");
-    c
-}
 
 async fn create(client: &Client, spec: &str, usage: KeyUsageType) -> String {
     let out = client
@@ -63,7 +55,7 @@ fn verify_req(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ml_dsa_every_spec_sign_verify_and_interop() {
-    let c = start().await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let kms = c.client(R, 1);
     let other_node = c.client(R, 2);
     for (spec, alg, sig_len) in
@@ -149,7 +141,7 @@ fn decapsulate_req(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ml_kem_every_spec_encapsulate_decapsulate_and_interop() {
-    let c = start().await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let kms = c.client(R, 1);
     let other_node = c.client(R, 3);
     for (spec, alg, oid_last, ek_len, ct_len) in [
@@ -208,7 +200,7 @@ async fn ml_kem_every_spec_encapsulate_decapsulate_and_interop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn post_quantum_error_cases() {
-    let c = start().await;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
     let kms = c.client(R, 1);
     for (spec, usage, code) in [
         ("ML_DSA_44", None, "ValidationException"),

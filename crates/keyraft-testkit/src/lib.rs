@@ -112,6 +112,20 @@ impl Cluster {
         Self::start_inner(regions, tweak, None).await
     }
 
+    /// Starts with the test timings and waits until every region has an agreed leader.
+    pub async fn ready(regions: &[&str]) -> anyhow::Result<Self> {
+        Self::ready_with(regions, test_timings).await
+    }
+
+    /// [`Cluster::start_with`], then waits until every region has an agreed leader.
+    pub async fn ready_with(regions: &[&str], tweak: fn(&mut NodeConfig)) -> anyhow::Result<Self> {
+        let c = Self::start_with(regions, tweak).await?;
+        for r in regions {
+            c.wait_leader(r, Duration::from_secs(20)).await?;
+        }
+        Ok(c)
+    }
+
     /// Starts with `tweak` applied to every node's config, every node (also when restarted) and
     /// every [`Cluster::client`] on `clock`.
     pub async fn start_with_clock(
@@ -245,6 +259,20 @@ impl Cluster {
             }
         }
     }
+}
+
+/// Creates a key of `spec` (and `usage`, if given) and returns its id; panics on failure.
+pub async fn create_key_spec(
+    client: &aws_sdk_kms::Client,
+    spec: &str,
+    usage: Option<aws_sdk_kms::types::KeyUsageType>,
+) -> String {
+    let mut req = client.create_key().key_spec(aws_sdk_kms::types::KeySpec::from(spec)).description(spec);
+    if let Some(u) = usage {
+        req = req.key_usage(u);
+    }
+    let out = req.send().await.unwrap_or_else(|e| panic!("create {spec}: {e:?}"));
+    out.key_metadata().expect("metadata").key_id().to_owned()
 }
 
 /// An unmodified `aws-sdk-kms` client, as a user would build one.

@@ -1,7 +1,7 @@
 //! One function per operation: read the wire input, call the service, write the wire output.
 
 use keyraft_core::{KeySpec, KeyUsage, Origin};
-use keyraft_service::ops::CreateKeyInput;
+use keyraft_service::ops::{CreateKeyInput, ReplicateKeyInput};
 use keyraft_service::{Caller, Kms};
 use serde_json::{json, Value};
 
@@ -85,6 +85,17 @@ fn check_algorithm(input: &Input, member: &str) -> Result<(), AwsError> {
     }
 }
 
+/// A `RegionType` member (required).
+fn region(input: &Input, member: &str) -> Result<keyraft_core::Region, AwsError> {
+    let r = input.str_len(member, 1, 32)?.ok_or_else(|| missing(member))?;
+    keyraft_core::Region::parse(r).map_err(|_| {
+        AwsError::validation(format!(
+            "1 validation error detected: Value '{r}' at '{}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([a-z]+-){{2,3}}\\d+$",
+            crate::wire::camel(member)
+        ))
+    })
+}
+
 fn limit(input: &Input) -> Result<usize, AwsError> {
     Ok(input.int_opt("Limit", 1, 1000)?.unwrap_or(100) as usize)
 }
@@ -146,11 +157,38 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
                     },
                 )
                 .await?;
-            json!({ "KeyMetadata": key_metadata(&key) })
+            json!({ "KeyMetadata": key_metadata(&key, kms.multi_region_state(&key).as_ref()) })
         }
         "DescribeKey" => {
             let key = kms.describe_key(caller, &input.key_ref_req("KeyId")?).await?;
-            json!({ "KeyMetadata": key_metadata(&key) })
+            json!({ "KeyMetadata": key_metadata(&key, kms.multi_region_state(&key).as_ref()) })
+        }
+        "ReplicateKey" => {
+            input.bool_opt("BypassPolicyLockoutSafetyCheck")?;
+            let region = region(input, "ReplicaRegion")?;
+            let out = kms
+                .replicate_key(
+                    caller,
+                    &input.key_ref_req("KeyId")?,
+                    ReplicateKeyInput {
+                        region,
+                        description: input.str_len("Description", 0, 8192)?.map(str::to_owned),
+                        policy: input.str_len("Policy", 1, 32768)?.map(str::to_owned),
+                        tags: input.tags("Tags")?.unwrap_or_default(),
+                    },
+                )
+                .await?;
+            let tags: Vec<Value> = out.replica.tags.iter().map(|(k, v)| json!({"TagKey": k, "TagValue": v})).collect();
+            json!({
+                "ReplicaKeyMetadata": key_metadata(&out.replica, Some(&out.state)),
+                "ReplicaPolicy": out.policy,
+                "ReplicaTags": tags,
+            })
+        }
+        "UpdatePrimaryRegion" => {
+            let region = region(input, "PrimaryRegion")?;
+            kms.update_primary_region(caller, &input.key_ref_req("KeyId")?, &region).await?;
+            json!({})
         }
         "ListKeys" => {
             let page = kms.list_keys(caller, limit(input)?, input.str_len("Marker", 1, 1024)?).await?;

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use keyraft_core::{EncryptionContext, KeyRecord, KeyRef, KeyState};
+use keyraft_core::multi_region::MrkState;
+use keyraft_core::{EncryptionContext, KeyArn, KeyRecord, KeyRef, KeyState};
 use serde_json::{json, Map, Value};
 
 use crate::error::AwsError;
@@ -13,7 +14,7 @@ use crate::error::AwsError;
 /// The JSON body of a request.
 pub struct Input(Map<String, Value>);
 
-fn camel(member: &str) -> String {
+pub(crate) fn camel(member: &str) -> String {
     let mut c = member.chars();
     match c.next() {
         Some(f) => f.to_lowercase().chain(c).collect(),
@@ -241,8 +242,20 @@ pub fn epoch(ms: u64) -> Value {
     json!(ms as f64 / 1000.0)
 }
 
-/// The `KeyMetadata` structure as AWS returns it.
-pub fn key_metadata(k: &KeyRecord) -> Value {
+/// `MultiRegionConfiguration` of a multi-region key as seen from the region of `k`.
+pub fn multi_region_configuration(k: &KeyRecord, m: &MrkState) -> Value {
+    let arn_in = |r: &keyraft_core::Region| KeyArn { region: r.clone(), ..k.arn() }.to_string();
+    let key_type = if m.epoch.primary == k.region { "PRIMARY" } else { "REPLICA" };
+    let replicas: Vec<Value> = m.replicas.iter().map(|r| json!({"Arn": arn_in(r), "Region": r.as_str()})).collect();
+    json!({
+        "MultiRegionKeyType": key_type,
+        "PrimaryKey": {"Arn": arn_in(&m.epoch.primary), "Region": m.epoch.primary.as_str()},
+        "ReplicaKeys": replicas,
+    })
+}
+
+/// The `KeyMetadata` structure as AWS returns it (`mrk`: the key's multi-region state).
+pub fn key_metadata(k: &KeyRecord, mrk: Option<&MrkState>) -> Value {
     let mut m = json!({
         "AWSAccountId": k.account.as_str(),
         "KeyId": k.id.as_str(),
@@ -261,6 +274,14 @@ pub fn key_metadata(k: &KeyRecord) -> Value {
     if let Value::Object(o) = &mut m {
         crate::asymmetric::algorithm_lists(k, o);
         crate::import::expiration(k, o);
+        if let Some(mrk) = mrk.filter(|_| k.multi_region) {
+            o.insert("MultiRegionConfiguration".into(), multi_region_configuration(k, mrk));
+        }
+    }
+    if let (None, KeyState::PendingReplicaDeletion, Some(w), Value::Object(o)) =
+        (k.deletion_ms, k.state, k.pending_window_days, &mut m)
+    {
+        o.insert("PendingDeletionWindowInDays".into(), json!(w));
     }
     if let (Some(d), Value::Object(o)) = (k.deletion_ms, &mut m) {
         o.insert("DeletionDate".into(), epoch(d));

@@ -6,8 +6,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
-use crate::ids::{AliasName, KeyId};
+use crate::ids::{AliasName, KeyId, Region};
 use crate::model::{AliasRecord, KeyRecord};
+use crate::multi_region::{Epoch, ReplicaAnswer, ReplicaInit, SharedState};
 
 /// An idempotency id: a command proposed twice with the same id (a retried forward after a leader
 /// change) is applied once; the second apply returns the first result.
@@ -108,6 +109,40 @@ pub enum Command {
         key: KeyId,
         expired_ms: Option<u64>,
     },
+    // Multi-region keys (`multi_region.rs`). Appended: bincode numbers variants in order.
+    /// ReplicateKey, on the primary: adds a replica region (shipped by the outbox).
+    ReplicateKey {
+        key: KeyId,
+        region: Region,
+        init: ReplicaInit,
+    },
+    /// UpdatePrimaryRegion, on the primary: hands the primary role to a replica region.
+    UpdatePrimaryRegion {
+        key: KeyId,
+        region: Region,
+    },
+    /// `keyraft dr promote`, in a replica region: makes this region primary at a higher epoch.
+    ForcePromote {
+        key: KeyId,
+    },
+    /// A shared state received from another region, material re-wrapped under this region's
+    /// root key by the receiving node; `region` is this region.
+    ApplyReplica {
+        region: Region,
+        state: Box<SharedState>,
+    },
+    /// The shipper's record that `region` holds the key's state at `version` of `epoch`.
+    ReplicaAcked {
+        key: KeyId,
+        region: Region,
+        epoch: Epoch,
+        version: u64,
+    },
+    /// The shipper learnt a higher epoch from another region: this region is fenced.
+    Fenced {
+        key: KeyId,
+        by: Epoch,
+    },
 }
 
 impl Command {
@@ -134,6 +169,8 @@ pub enum Applied {
     Key(Box<KeyRecord>),
     /// The alias as it is after the command.
     Alias(AliasRecord),
+    /// ApplyReplica: what this region holds of the key afterwards.
+    Replica(ReplicaAnswer),
 }
 
 /// The state machine's response to one log entry.

@@ -11,6 +11,8 @@
 //! - [`state`]: the region's key state and the deterministic apply.
 //! - [`lifecycle`]: the key state × operation matrix.
 //! - [`import`]: imported key material (Origin EXTERNAL): apply, expiry.
+//! - [`multi_region`]: multi-region keys: epochs, shared versions, the outbox, apply of the
+//!   replication commands.
 //! - [`rotation`]: backing-key rotation (schedule, history, apply of `RotateKey`).
 //! - [`error`]: the crate's error enum.
 
@@ -26,6 +28,7 @@ pub mod ids;
 pub mod import;
 pub mod lifecycle;
 pub mod model;
+pub mod multi_region;
 pub mod rotation;
 pub mod state;
 

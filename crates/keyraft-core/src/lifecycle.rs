@@ -46,7 +46,11 @@ pub fn check_manage(k: &KeyRecord) -> Result<(), CoreError> {
 /// state except those AWS marks unavailable.
 pub fn check_read(k: &KeyRecord) -> Result<(), CoreError> {
     match k.state {
-        KeyState::Enabled | KeyState::Disabled | KeyState::PendingImport | KeyState::PendingDeletion => Ok(()),
+        KeyState::Enabled
+        | KeyState::Disabled
+        | KeyState::PendingImport
+        | KeyState::PendingDeletion
+        | KeyState::PendingReplicaDeletion => Ok(()),
         _ => Err(invalid(k)),
     }
 }
@@ -102,7 +106,7 @@ mod tests {
             (Creating, E::Invalid, E::Invalid, E::Invalid, E::Invalid),
             (Unavailable, E::Invalid, E::Invalid, E::Invalid, E::Invalid),
             (Updating, E::Invalid, E::Invalid, E::Invalid, E::Invalid),
-            (PendingReplicaDeletion, E::Invalid, E::Invalid, E::Invalid, E::Invalid),
+            (PendingReplicaDeletion, E::Invalid, E::Invalid, E::Invalid, E::Ok),
         ];
         for (state, crypto, endis, manage, read) in rows {
             let k = key(state);

@@ -9,6 +9,7 @@ use crate::error::CoreError;
 use crate::ids::{AccountId, AliasName, KeyId};
 use crate::lifecycle;
 use crate::model::{AliasRecord, KeyRecord, KeyState};
+use crate::multi_region::{self as mrk, MrkState, ReplicaAnswer};
 
 /// How long an idempotency id is remembered, in state-machine time.
 pub const DEDUPE_WINDOW_MS: u64 = 15 * 60 * 1000;
@@ -32,6 +33,8 @@ pub enum AppliedRef {
     Unit,
     Key(KeyId),
     Alias(AliasName),
+    /// Appended after format 1's variants (bincode numbers them in order).
+    Replica(crate::multi_region::ReplicaAnswer),
 }
 
 impl AppliedRef {
@@ -40,6 +43,7 @@ impl AppliedRef {
             Applied::Unit => AppliedRef::Unit,
             Applied::Key(k) => AppliedRef::Key(k.id.clone()),
             Applied::Alias(a) => AppliedRef::Alias(a.name.clone()),
+            Applied::Replica(r) => AppliedRef::Replica(r.clone()),
         }
     }
 }
@@ -55,6 +59,9 @@ pub struct RegionState {
     /// Tombstones: keys deleted after their waiting period, with their account, so that their
     /// ciphertexts answer NotFound rather than "not a ciphertext of this region".
     pub deleted: BTreeMap<KeyId, AccountId>,
+    /// Multi-region keys: epoch, shared version, replica list and outbox per key
+    /// (`multi_region.rs`). Added in snapshot format 2.
+    pub multi_region: BTreeMap<KeyId, MrkState>,
 }
 
 /// What an apply changed, so that a store can persist just that.
@@ -64,6 +71,7 @@ pub struct Touched {
     pub aliases: Vec<AliasName>,
     pub requests: Vec<RequestId>,
     pub deleted: Vec<KeyId>,
+    pub multi_region: Vec<KeyId>,
 }
 
 impl RegionState {
@@ -93,6 +101,7 @@ impl RegionState {
                 Ok(AppliedRef::Alias(name)) => {
                     Ok(self.aliases.get(name).map_or(Applied::Unit, |a| Applied::Alias(a.clone())))
                 }
+                Ok(AppliedRef::Replica(r)) => Ok(Applied::Replica(r.clone())),
             };
         }
         let result = self.apply_command(&env.command, now, touched);
@@ -118,6 +127,10 @@ impl RegionState {
                     m.created_ms = now;
                 }
                 touched.keys.push(record.id.clone());
+                if record.multi_region {
+                    self.multi_region.insert(record.id.clone(), MrkState::new_primary(record.region.clone(), now));
+                    touched.multi_region.push(record.id.clone());
+                }
                 self.keys.insert(record.id.clone(), record.clone());
                 Ok(Applied::Key(Box::new(record)))
             }
@@ -136,17 +149,29 @@ impl RegionState {
                 Ok(Applied::Key(Box::new(k.clone())))
             }
             Command::ScheduleDeletion { key, window_days } => {
+                // AWS: a multi-region primary with replicas waits in PendingReplicaDeletion
+                // (indefinitely) instead of starting its waiting period.
+                let has_replicas = self
+                    .keys
+                    .get(key)
+                    .and_then(|k| mrk::state_of(&self.multi_region, k).map(|m| (k.region.clone(), m)))
+                    .is_some_and(|(region, m)| m.epoch.primary == region && !m.replicas.is_empty());
                 let k = self.key_mut(key)?;
                 lifecycle::check_manage(k)?;
-                k.state = KeyState::PendingDeletion;
-                k.deletion_ms = Some(now + u64::from(*window_days) * DAY_MS);
+                if has_replicas {
+                    k.state = KeyState::PendingReplicaDeletion;
+                    k.deletion_ms = None;
+                } else {
+                    k.state = KeyState::PendingDeletion;
+                    k.deletion_ms = Some(now + u64::from(*window_days) * DAY_MS);
+                }
                 k.pending_window_days = Some(*window_days);
                 touched.keys.push(key.clone());
                 Ok(Applied::Key(Box::new(k.clone())))
             }
             Command::CancelDeletion { key } => {
                 let k = self.key_mut(key)?;
-                if k.state != KeyState::PendingDeletion {
+                if !matches!(k.state, KeyState::PendingDeletion | KeyState::PendingReplicaDeletion) {
                     return Err(CoreError::InvalidState { arn: k.arn().to_string(), state: k.state });
                 }
                 // An EXTERNAL key without material goes back to PendingImport (AWS).
@@ -169,6 +194,9 @@ impl RegionState {
                 if let Some(gone) = self.keys.remove(key) {
                     self.deleted.insert(key.clone(), gone.account);
                     touched.deleted.push(key.clone());
+                }
+                if self.multi_region.remove(key).is_some() {
+                    touched.multi_region.push(key.clone());
                 }
                 touched.keys.push(key.clone());
                 let gone: Vec<AliasName> =
@@ -280,7 +308,62 @@ impl RegionState {
                 touched.keys.push(key.clone());
                 Ok(Applied::Key(Box::new(k.clone())))
             }
+            Command::ReplicateKey { key, region, init } => {
+                self.change_mrk(key, touched, |k, m| mrk::apply_replicate(k, m, region, init, now))
+            }
+            Command::UpdatePrimaryRegion { key, region } => {
+                self.change_mrk(key, touched, |k, m| mrk::apply_handover(k, m, region, now))
+            }
+            Command::ForcePromote { key } => self.change_mrk(key, touched, |k, m| mrk::apply_force_promote(k, m, now)),
+            Command::ReplicaAcked { key, region, epoch, version } => self.change_mrk(key, touched, |_, m| {
+                mrk::apply_acked(m, region, epoch, *version);
+                Ok(())
+            }),
+            Command::Fenced { key, by } => self.change_mrk(key, touched, |_, m| {
+                mrk::apply_fenced(m, by);
+                Ok(())
+            }),
+            Command::ApplyReplica { region, state } => {
+                if self.deleted.contains_key(&state.key) && !self.keys.contains_key(&state.key) {
+                    return Ok(Applied::Replica(ReplicaAnswer::Deleted));
+                }
+                let existing = self.keys.get(&state.key).and_then(|k| {
+                    let m = mrk::state_of(&self.multi_region, k)?;
+                    Some((k, m))
+                });
+                if self.keys.contains_key(&state.key) && existing.is_none() {
+                    return Err(CoreError::AlreadyExists(format!(
+                        "Key '{}' exists in {region} and is not a multi-Region key",
+                        state.key
+                    )));
+                }
+                let (change, answer) = mrk::apply_incoming(region, existing, state, now)?;
+                if let Some((record, m)) = change {
+                    touched.keys.push(record.id.clone());
+                    touched.multi_region.push(record.id.clone());
+                    self.multi_region.insert(record.id.clone(), m);
+                    self.keys.insert(record.id.clone(), record);
+                }
+                Ok(Applied::Replica(answer))
+            }
         }
+    }
+
+    /// Applies `f` to a multi-region key and its state; stores both if `f` succeeds.
+    fn change_mrk(
+        &mut self,
+        key: &KeyId,
+        touched: &mut Touched,
+        f: impl FnOnce(&KeyRecord, &mut MrkState) -> Result<(), CoreError>,
+    ) -> ApplyResult {
+        let k = self.keys.get(key).ok_or_else(|| CoreError::NotFound(format!("Key '{key}' does not exist")))?;
+        let mut m = mrk::state_of(&self.multi_region, k)
+            .ok_or_else(|| CoreError::Unsupported(format!("{} is not a multi-Region key.", k.arn())))?;
+        f(k, &mut m)?;
+        let out = Applied::Key(Box::new(k.clone()));
+        self.multi_region.insert(key.clone(), m);
+        touched.multi_region.push(key.clone());
+        Ok(out)
     }
 
     /// Resolves an alias to its key id.

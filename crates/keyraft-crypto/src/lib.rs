@@ -19,6 +19,7 @@ pub mod import;
 pub mod mac;
 pub mod pq;
 pub mod secret;
+pub mod transport;
 pub mod wrap;
 
 pub use ciphertext::{decrypt, encrypt, CiphertextBlob};

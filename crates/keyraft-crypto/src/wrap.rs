@@ -124,6 +124,41 @@ pub fn unwrap_bytes(
         .map_err(|_| CryptoError::Unwrap)
 }
 
+/// Re-wraps stored material (format v1 or v2) from one root key to another, for the same key id
+/// and version, keeping its format. Used when material moves between regions: the plaintext is
+/// only ever in zeroized memory.
+pub fn open_any(
+    root: &RootKey,
+    key_id: &str,
+    version: u32,
+    wrapped: &[u8],
+) -> Result<(u8, Zeroizing<Vec<u8>>), CryptoError> {
+    match wrapped.first() {
+        Some(&FORMAT) => {
+            let m = unwrap(root, key_id, version, wrapped)?;
+            Ok((FORMAT, Zeroizing::new(m.bytes().to_vec())))
+        }
+        Some(&FORMAT_BYTES) => Ok((FORMAT_BYTES, unwrap_bytes(root, key_id, version, wrapped)?)),
+        _ => Err(CryptoError::Unwrap),
+    }
+}
+
+/// Wraps a secret opened by [`open_any`] again, in the same format.
+pub fn wrap_any(
+    root: &RootKey,
+    key_id: &str,
+    version: u32,
+    format: u8,
+    secret: &[u8],
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<u8>, CryptoError> {
+    match format {
+        FORMAT => Ok(wrap(root, key_id, version, &KeyMaterial::from_slice(secret)?, rng)),
+        FORMAT_BYTES => Ok(wrap_bytes(root, key_id, version, secret, rng)),
+        _ => Err(CryptoError::Unwrap),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //!   to the leader, retrying across leader changes), and the batched linearizable read barrier.
 //! - [`network`]: the openraft network over gRPC (client side).
 //! - [`service`]: the gRPC `RaftService` (server side), refusing other clusters and regions.
+//! - [`replication`]: the gRPC `ReplicationService` between regions (multi-region keys).
 //! - [`barrier`]: coalescing of concurrent read barriers into one leader round trip.
 //! - [`codec`]: how openraft messages travel inside the protobuf envelope.
 //! - [`config`]: a region's membership and Raft timing.
@@ -17,12 +18,18 @@ pub mod config;
 pub mod error;
 pub mod network;
 pub mod node;
+pub mod replication;
 pub mod service;
 pub mod status;
 
 /// Generated from `proto/keyraft/raft/v1/raft.proto`.
 pub mod pb {
     tonic::include_proto!("keyraft.raft.v1");
+}
+
+/// Generated from `proto/keyraft/replication/v1/replication.proto`.
+pub mod rpb {
+    tonic::include_proto!("keyraft.replication.v1");
 }
 
 pub use clock::SystemClock;

@@ -1,12 +1,20 @@
-//! The admin HTTP API: `/v1/status` (every node of the region) and `/healthz`.
+//! The admin HTTP API: `/v1/status` (every node of the region), `/v1/replication` (outbox depth
+//! and lag per destination region), `/v1/dr/status` and `POST /v1/dr/promote` (multi-region
+//! keys: roles, epochs, forced promotion) and `/healthz`.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use std::collections::BTreeMap;
+
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use keyraft_raft::{NodeStatus, RegionNode};
+use keyraft_core::KeyId;
+use keyraft_raft::NodeStatus;
+use keyraft_service::ops::Promotion;
+use keyraft_service::replication::DestinationStatus;
+use keyraft_service::Kms;
 use serde::{Deserialize, Serialize};
 
 /// `/v1/status`: the answering node and every voter of its region.
@@ -24,11 +32,67 @@ pub struct NodeEntry {
     pub error: Option<String>,
 }
 
-pub fn router(node: Arc<RegionNode>) -> Router {
-    Router::new().route("/v1/status", get(status)).route("/healthz", get(healthz)).with_state(node)
+pub fn router(kms: Arc<Kms>) -> Router {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/healthz", get(healthz))
+        .route("/v1/replication", get(replication))
+        .route("/v1/dr/status", get(dr_status))
+        .route("/v1/dr/promote", post(dr_promote))
+        .with_state(kms)
 }
 
-async fn status(State(node): State<Arc<RegionNode>>) -> Json<RegionStatus> {
+/// `/v1/replication`: this region's outbox per destination region, as this node sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicationReport {
+    pub region: String,
+    pub answered_by: u64,
+    /// Shipping counters and lag come from the shipper, which runs on the leader.
+    pub leader: bool,
+    pub destinations: BTreeMap<String, DestinationStatus>,
+}
+
+async fn replication(State(kms): State<Arc<Kms>>) -> Json<ReplicationReport> {
+    let node = kms.node();
+    Json(ReplicationReport {
+        region: node.config().region.to_string(),
+        answered_by: node.config().node_id,
+        leader: node.raft().metrics().borrow().current_leader == Some(node.config().node_id),
+        destinations: kms.replication_status().into_iter().map(|(r, d)| (r.to_string(), d)).collect(),
+    })
+}
+
+async fn dr_status(State(kms): State<Arc<Kms>>) -> Json<crate::dr::DrStatus> {
+    Json(crate::dr::DrStatus::of(&kms))
+}
+
+/// `POST /v1/dr/promote` body: `{"keys": ["mrk-…"]}` or `{"all": true}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PromoteRequest {
+    #[serde(default)]
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub all: bool,
+}
+
+async fn dr_promote(
+    State(kms): State<Arc<Kms>>,
+    Json(req): Json<PromoteRequest>,
+) -> Result<Json<Vec<Promotion>>, (StatusCode, String)> {
+    let keys = if req.all {
+        None
+    } else {
+        if req.keys.is_empty() {
+            return Err((StatusCode::BAD_REQUEST, "name keys or set all".into()));
+        }
+        let ids: Result<Vec<KeyId>, _> = req.keys.iter().map(|k| KeyId::parse(k)).collect();
+        Some(ids.map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?)
+    };
+    kms.force_promote(keys).await.map(Json).map_err(|e| (StatusCode::CONFLICT, e.to_string()))
+}
+
+async fn status(State(kms): State<Arc<Kms>>) -> Json<RegionStatus> {
+    let node = kms.node();
     let ids: Vec<u64> = node.config().peers.keys().copied().collect();
     let nodes = node
         .region_status()
@@ -44,8 +108,8 @@ async fn status(State(node): State<Arc<RegionNode>>) -> Json<RegionStatus> {
 }
 
 /// 200 when this node knows a leader of its region, 503 otherwise.
-async fn healthz(State(node): State<Arc<RegionNode>>) -> (StatusCode, &'static str) {
-    if node.raft().metrics().borrow().current_leader.is_some() {
+async fn healthz(State(kms): State<Arc<Kms>>) -> (StatusCode, &'static str) {
+    if kms.node().raft().metrics().borrow().current_leader.is_some() {
         (StatusCode::OK, "ok\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "no leader\n")

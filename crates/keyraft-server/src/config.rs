@@ -39,6 +39,34 @@ pub struct NodeConfig {
     /// Build a snapshot after this many log entries (default 10000).
     #[serde(default)]
     pub snapshot_every: Option<u64>,
+    /// The region's X25519 transport key (64 hex digits, mode 0600, identical on the region's
+    /// nodes): multi-region key material is sealed to it. Without it, multi-region keys stay in
+    /// their region (ReplicateKey answers UnsupportedOperationException).
+    #[serde(default)]
+    pub transport_key_file: Option<PathBuf>,
+    /// The other regions of the deployment, for multi-region keys.
+    #[serde(default)]
+    pub regions: Vec<RemoteRegion>,
+}
+
+/// Another region of the deployment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteRegion {
+    pub name: Region,
+    /// That region's transport public key (64 hex digits; `keyraft transport-key public`).
+    pub transport_public_key: String,
+    /// The Raft gRPC addresses (`host:port`) of that region's nodes; shipments go to any of them.
+    pub raft_addrs: Vec<String>,
+}
+
+impl RemoteRegion {
+    pub fn public_key(&self) -> anyhow::Result<[u8; 32]> {
+        let bytes = hex::decode(self.transport_public_key.trim())
+            .map_err(|e| anyhow::anyhow!("transport_public_key of region {}: {e}", self.name))?;
+        <[u8; 32]>::try_from(bytes.as_slice())
+            .map_err(|_| anyhow::anyhow!("transport_public_key of region {} is not 32 bytes", self.name))
+    }
 }
 
 fn yes() -> bool {
@@ -71,6 +99,15 @@ impl NodeConfig {
             self.peers.iter().any(|p| p.id == self.node_id),
             "node_id {} is not among the peers",
             self.node_id
+        );
+        for r in &self.regions {
+            anyhow::ensure!(r.name != self.region, "region {} lists itself under [[regions]]", r.name);
+            r.public_key()?;
+            anyhow::ensure!(!r.raft_addrs.is_empty(), "region {} has no raft_addrs", r.name);
+        }
+        anyhow::ensure!(
+            self.regions.is_empty() || self.transport_key_file.is_some(),
+            "[[regions]] needs transport_key_file"
         );
         Ok(())
     }

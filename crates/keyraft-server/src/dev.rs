@@ -13,7 +13,7 @@ use keyraft_raft::PeerConfig;
 use keyraft_service::Entropy;
 use serde::{Deserialize, Serialize};
 
-use crate::config::NodeConfig;
+use crate::config::{NodeConfig, RemoteRegion};
 use crate::node::RunningNode;
 use crate::secrets;
 
@@ -36,6 +36,8 @@ pub struct DevOptions {
     /// Explicit `[api, raft, admin]` ports per node, region by region (tests use free ports);
     /// `None` derives them from `base_port`.
     pub ports: Option<Vec<[u16; 3]>>,
+    /// Wraps every node's cross-region link (tests inject faults through it).
+    pub link_wrap: Option<crate::link::LinkWrap>,
 }
 
 impl DevOptions {
@@ -47,6 +49,7 @@ impl DevOptions {
             host: "127.0.0.1".into(),
             tweak: None,
             ports: None,
+            link_wrap: None,
         }
     }
 }
@@ -76,7 +79,17 @@ pub fn configs(opts: &DevOptions) -> anyhow::Result<(Vec<NodeConfig>, (String, S
     std::fs::create_dir_all(&opts.data_dir).with_context(|| format!("creating {}", opts.data_dir.display()))?;
     let creds = dev_credentials(&opts.data_dir)?;
     let account = AccountId::parse(DEV_ACCOUNT).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut out = Vec::new();
+    // Per region: its root key, its transport key and its voters' Raft addresses; every node
+    // then lists the other regions (transport public key, Raft addresses) for multi-region keys.
+    struct RegionPlan {
+        region: Region,
+        root_key_file: PathBuf,
+        transport_key_file: PathBuf,
+        transport_public_key: String,
+        peers: Vec<PeerConfig>,
+        ports: Vec<[u16; 3]>,
+    }
+    let mut plans = Vec::new();
     for (i, region) in opts.regions.iter().enumerate() {
         let base = opts.base_port + 100 * i as u16;
         let port = |n: u64, kind: usize| -> u16 {
@@ -85,22 +98,47 @@ pub fn configs(opts: &DevOptions) -> anyhow::Result<(Vec<NodeConfig>, (String, S
                 None => base + 10 * kind as u16 + n as u16,
             }
         };
-        let root_key_file = opts.data_dir.join(region.as_str()).join("root.key");
+        let dir = opts.data_dir.join(region.as_str());
+        let root_key_file = dir.join("root.key");
         secrets::ensure_root_key(&root_key_file)?;
+        let transport_key_file = dir.join("transport.key");
+        let transport = secrets::ensure_transport_key(&transport_key_file)?;
         let peers: Vec<PeerConfig> = (1..=NODES_PER_REGION)
             .map(|n| PeerConfig { id: n, raft_addr: format!("{}:{}", opts.host, port(n, 1)) })
             .collect();
+        plans.push(RegionPlan {
+            region: region.clone(),
+            root_key_file,
+            transport_key_file,
+            transport_public_key: hex::encode(transport.public_key()),
+            ports: (1..=NODES_PER_REGION).map(|n| [port(n, 0), port(n, 1), port(n, 2)]).collect(),
+            peers,
+        });
+    }
+    let mut out = Vec::new();
+    for plan in &plans {
+        let region = &plan.region;
+        let others: Vec<RemoteRegion> = plans
+            .iter()
+            .filter(|p| &p.region != region)
+            .map(|p| RemoteRegion {
+                name: p.region.clone(),
+                transport_public_key: p.transport_public_key.clone(),
+                raft_addrs: p.peers.iter().map(|x| x.raft_addr.clone()).collect(),
+            })
+            .collect();
         for n in 1..=NODES_PER_REGION {
+            let [api, raft, admin] = plan.ports[n as usize - 1];
             let mut cfg = NodeConfig {
                 cluster_id: "keyraft-dev".into(),
                 region: region.clone(),
                 node_id: n,
                 data_dir: opts.data_dir.join(region.as_str()).join(format!("node-{n}")),
-                api_addr: format!("{}:{}", opts.host, port(n, 0)),
-                raft_addr: format!("{}:{}", opts.host, port(n, 1)),
-                admin_addr: format!("{}:{}", opts.host, port(n, 2)),
-                root_key_file: root_key_file.clone(),
-                peers: peers.clone(),
+                api_addr: format!("{}:{api}", opts.host),
+                raft_addr: format!("{}:{raft}", opts.host),
+                admin_addr: format!("{}:{admin}", opts.host),
+                root_key_file: plan.root_key_file.clone(),
+                peers: plan.peers.clone(),
                 credentials: vec![Credential {
                     access_key_id: creds.0.clone(),
                     secret_access_key: creds.1.clone(),
@@ -110,6 +148,8 @@ pub fn configs(opts: &DevOptions) -> anyhow::Result<(Vec<NodeConfig>, (String, S
                 read_barrier: true,
                 heartbeat_ms: None,
                 snapshot_every: None,
+                transport_key_file: Some(plan.transport_key_file.clone()),
+                regions: others.clone(),
             };
             if let Some(t) = opts.tweak {
                 t(&mut cfg);
@@ -152,7 +192,7 @@ pub async fn start(opts: &DevOptions, clock: Arc<dyn Clock>, entropy: Arc<dyn En
     let (configs, creds) = configs(opts)?;
     let mut nodes = Vec::new();
     for cfg in configs {
-        nodes.push(RunningNode::start(cfg, clock.clone(), entropy.clone()).await?);
+        nodes.push(RunningNode::start_with_link(cfg, clock.clone(), entropy.clone(), opts.link_wrap.clone()).await?);
     }
     for n in &nodes {
         n.bootstrap().await?;

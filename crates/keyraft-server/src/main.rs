@@ -52,6 +52,82 @@ enum Cmd {
     },
     /// Load generator: ops/s and latency percentiles of keyraft (or OpenBao transit).
     Bench(Box<keyraft_server::bench::BenchArgs>),
+    /// Multi-region keys in a region: roles, epochs, replication; forced DR promotion.
+    Dr {
+        #[command(subcommand)]
+        cmd: DrCmd,
+    },
+}
+
+/// Where to reach a region's admin API: `--endpoint URL`, or `--region R` looked up in
+/// `keyraft dev`'s `dev.json`.
+#[derive(clap::Args)]
+struct RegionTarget {
+    /// The region to ask (its nodes are found in --dev-info).
+    #[arg(long)]
+    region: Option<String>,
+    /// A node's admin URL instead, e.g. http://127.0.0.1:7121.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// `keyraft dev`'s endpoint file.
+    #[arg(long, default_value = "./keyraft-data/dev.json")]
+    dev_info: PathBuf,
+}
+
+impl RegionTarget {
+    /// Admin URLs to try, in order.
+    fn endpoints(&self) -> anyhow::Result<Vec<String>> {
+        if let Some(e) = &self.endpoint {
+            return Ok(vec![e.clone()]);
+        }
+        let region = self.region.as_deref().context("name --region or --endpoint")?;
+        let text = std::fs::read_to_string(&self.dev_info)
+            .with_context(|| format!("reading {} (or pass --endpoint)", self.dev_info.display()))?;
+        let info: dev::DevInfo = serde_json::from_str(&text)?;
+        let r =
+            info.regions.get(region).with_context(|| format!("{} has no region {region}", self.dev_info.display()))?;
+        Ok(r.admin.clone())
+    }
+}
+
+#[derive(Subcommand)]
+enum DrCmd {
+    /// Every multi-region key of the region: role, epoch, primary, shared version, replicas,
+    /// pending destinations, fencing and changes not carried over.
+    Status {
+        #[command(flatten)]
+        target: RegionTarget,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forced promotion: make the region's replicas primary (while their primary region is
+    /// unreachable). The new epoch fences the old primary when it returns.
+    Promote {
+        #[command(flatten)]
+        target: RegionTarget,
+        /// A key to promote (repeatable).
+        #[arg(long = "key")]
+        keys: Vec<String>,
+        /// Promote every replica key of the region.
+        #[arg(long, conflicts_with = "keys")]
+        all: bool,
+    },
+}
+
+/// Runs `f` against each admin URL until one answers.
+async fn first_answer<T, F, Fut>(urls: Vec<String>, f: F) -> anyhow::Result<T>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut last = anyhow::anyhow!("no admin endpoint");
+    for u in urls {
+        match f(u.clone()).await {
+            Ok(v) => return Ok(v),
+            Err(e) => last = e.context(u),
+        }
+    }
+    Err(last)
 }
 
 fn init_tracing() {
@@ -121,6 +197,24 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::Bench(args) => {
             keyraft_server::bench::run(*args).await?;
+        }
+        Cmd::Dr { cmd: DrCmd::Status { target, json } } => {
+            let s = first_answer(target.endpoints()?, |u| async move { keyraft_server::dr::fetch_status(&u).await })
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                print!("{}", keyraft_server::dr::render_status(&s));
+            }
+        }
+        Cmd::Dr { cmd: DrCmd::Promote { target, keys, all } } => {
+            anyhow::ensure!(all || !keys.is_empty(), "name --key mrk-… (repeatable) or --all");
+            let req = keyraft_server::admin::PromoteRequest { keys, all };
+            let req = &req;
+            let p = first_answer(target.endpoints()?, |u| async move { keyraft_server::dr::promote(&u, req).await })
+                .await?;
+            print!("{}", keyraft_server::dr::render_promotions(&p));
+            anyhow::ensure!(p.iter().all(|x| x.error.is_none()), "some keys were not promoted");
         }
     }
     Ok(())

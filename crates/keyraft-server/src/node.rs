@@ -14,6 +14,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::NodeConfig;
+use crate::link::{GrpcLink, KmsHandler, LinkWrap};
+use keyraft_raft::replication::{RegionLinks, ReplicationGrpc};
+use keyraft_service::replication::{Link, Replication};
 
 /// A started node. Dropping it does not stop it; call [`RunningNode::shutdown`].
 pub struct RunningNode {
@@ -38,6 +41,16 @@ fn url(listener: &TcpListener) -> anyhow::Result<String> {
 
 impl RunningNode {
     pub async fn start(config: NodeConfig, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> anyhow::Result<Self> {
+        Self::start_with_link(config, clock, entropy, None).await
+    }
+
+    /// [`RunningNode::start`], with the cross-region link wrapped by `wrap` (fault injection).
+    pub async fn start_with_link(
+        config: NodeConfig,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+        wrap: Option<LinkWrap>,
+    ) -> anyhow::Result<Self> {
         config.validate()?;
         let root = crate::secrets::read_root_key(&config.root_key_file)?;
         std::fs::create_dir_all(&config.data_dir)
@@ -61,8 +74,33 @@ impl RunningNode {
 
         let incoming = tonic::transport::server::TcpIncoming::from_listener(raft_listener, true, None)
             .map_err(|e| anyhow::anyhow!("raft listener: {e}"))?;
+        let replication = match &config.transport_key_file {
+            Some(path) => {
+                let key = crate::secrets::read_transport_key(path)?;
+                let mut directory = std::collections::BTreeMap::new();
+                let mut endpoints = std::collections::BTreeMap::new();
+                for r in &config.regions {
+                    directory.insert(r.name.clone(), r.public_key()?);
+                    endpoints.insert(r.name.clone(), r.raft_addrs.clone());
+                }
+                let links = RegionLinks::new(&config.cluster_id, config.region.clone(), endpoints);
+                let mut link: Arc<dyn Link> = Arc::new(GrpcLink(links));
+                if let Some(w) = &wrap {
+                    link = (w.0)(&config.region, link);
+                }
+                kms.enable_replication(Replication::new(key, directory, link))?;
+                Some(ReplicationGrpc::server(
+                    &config.cluster_id,
+                    config.region.clone(),
+                    config.regions.iter().map(|r| r.name.clone()).collect(),
+                    Arc::new(KmsHandler(kms.clone())),
+                ))
+            }
+            None => None,
+        };
         let grpc = tonic::transport::Server::builder()
             .add_service(RaftGrpc::server(region_node.clone()))
+            .add_optional_service(replication)
             .serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone()));
         tasks.push(tokio::spawn(async move {
             if let Err(e) = grpc.await {
@@ -82,7 +120,7 @@ impl RunningNode {
             }
         }));
 
-        let admin = crate::admin::router(region_node.clone());
+        let admin = crate::admin::router(kms.clone());
         let rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(admin_listener, admin).with_graceful_shutdown(stopped(rx)).await {
@@ -93,6 +131,11 @@ impl RunningNode {
         tasks.push(tokio::spawn(keyraft_service::housekeeping::run(
             kms.clone(),
             Duration::from_secs(1),
+            stopped(stop_rx.clone()),
+        )));
+        tasks.push(tokio::spawn(keyraft_service::replication::run(
+            kms.clone(),
+            Duration::from_millis(50),
             stopped(stop_rx),
         )));
 

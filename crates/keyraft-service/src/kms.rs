@@ -30,11 +30,20 @@ pub struct Kms {
     cache: RwLock<HashMap<(KeyId, u32), Arc<KeyMaterial>>>,
     /// Parsed asymmetric private keys, likewise (see `ops::asymmetric`).
     pub(crate) private_keys: RwLock<HashMap<(KeyId, u32), Arc<LoadedKey>>>,
+    /// Cross-region replication of multi-region keys, once configured (`replication.rs`).
+    pub(crate) replication: std::sync::OnceLock<crate::replication::Replication>,
 }
 
 impl Kms {
     pub fn new(node: Arc<RegionNode>, root: RootKey, entropy: Arc<dyn Entropy>) -> Self {
-        Kms { node, root, entropy, cache: RwLock::default(), private_keys: RwLock::default() }
+        Kms {
+            node,
+            root,
+            entropy,
+            cache: RwLock::default(),
+            private_keys: RwLock::default(),
+            replication: std::sync::OnceLock::new(),
+        }
     }
 
     pub fn node(&self) -> &Arc<RegionNode> {

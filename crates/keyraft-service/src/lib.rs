@@ -7,6 +7,8 @@
 //! - [`entropy`]: the injected randomness.
 //! - [`housekeeping`]: leader-driven time-based lifecycle (deletion after the waiting period,
 //!   automatic rotation).
+//! - [`replication`]: cross-region shipping of multi-region keys (shipper, receiver, the
+//!   `Link` seam).
 //! - [`error`]: the crate's error enum.
 
 pub mod entropy;
@@ -14,6 +16,7 @@ pub mod error;
 pub mod housekeeping;
 pub mod kms;
 pub mod ops;
+pub mod replication;
 
 pub use entropy::{Entropy, OsEntropy};
 pub use error::KmsError;

@@ -8,6 +8,7 @@
 //! | `a/<alias name>`     | `AliasRecord`                  |
 //! | `r/<request id hex>` | `Remembered`                   |
 //! | `d/<key id>`         | `AccountId` (deleted-key tombstone) |
+//! | `g/<key id>`         | `MrkState` (multi-region key; added after format 1, same value format) |
 //! | `m/last_applied`     | `Option<LogId>`                |
 //! | `m/membership`       | `StoredMembership`             |
 //! | `m/clock`            | `u64` (`RegionState::clock_ms`) |
@@ -16,6 +17,7 @@
 //! stored under another record's name or an undecodable value is an error.
 
 use keyraft_core::command::RequestId;
+use keyraft_core::multi_region::MrkState;
 use keyraft_core::state::{Remembered, Touched};
 use keyraft_core::{AccountId, AliasName, AliasRecord, KeyId, KeyRecord, RegionState};
 
@@ -29,6 +31,7 @@ const KEY_PREFIX: &str = "k/";
 const ALIAS_PREFIX: &str = "a/";
 const REQUEST_PREFIX: &str = "r/";
 const DELETED_PREFIX: &str = "d/";
+const MRK_PREFIX: &str = "g/";
 const LAST_APPLIED: &str = "m/last_applied";
 const MEMBERSHIP: &str = "m/membership";
 const CLOCK: &str = "m/clock";
@@ -108,6 +111,11 @@ pub(crate) fn load(tree: &sled::Tree) -> Result<Machine, StoreError> {
             let id = KeyId::parse(id).map_err(|_| StoreError::corrupt("tombstone", format!("bad key {key}")))?;
             let account: AccountId = decode("tombstone", &v)?;
             m.state.deleted.insert(id, account);
+        } else if let Some(id) = key.strip_prefix(MRK_PREFIX) {
+            let id =
+                KeyId::parse(id).map_err(|_| StoreError::corrupt("multi-region state", format!("bad key {key}")))?;
+            let state: MrkState = decode("multi-region state", &v)?;
+            m.state.multi_region.insert(id, state);
         } else if key == LAST_APPLIED {
             m.last_applied = decode("last applied log id", &v)?;
         } else if key == MEMBERSHIP {
@@ -175,6 +183,16 @@ pub(crate) fn write_touched(
             None => batch.remove(k.as_bytes()),
         }
     }
+    let mut mrks: Vec<&KeyId> = touched.multi_region.iter().collect();
+    mrks.sort_unstable();
+    mrks.dedup();
+    for id in mrks {
+        let k = format!("{MRK_PREFIX}{id}");
+        match m.state.multi_region.get(id) {
+            Some(s) => batch.insert(k.as_bytes(), encode("multi-region state", s)?),
+            None => batch.remove(k.as_bytes()),
+        }
+    }
     put_meta(batch, m, membership_changed)
 }
 
@@ -196,6 +214,9 @@ pub(crate) fn rewrite_all(tree: &sled::Tree, m: &Machine) -> Result<sled::Batch,
     }
     for (id, a) in &m.state.deleted {
         batch.insert(format!("{DELETED_PREFIX}{id}").as_bytes(), encode("tombstone", a)?);
+    }
+    for (id, s) in &m.state.multi_region {
+        batch.insert(format!("{MRK_PREFIX}{id}").as_bytes(), encode("multi-region state", s)?);
     }
     put_meta(&mut batch, m, true)?;
     Ok(batch)

@@ -22,8 +22,27 @@ pub(crate) const SNAPSHOT_TREE: &str = "sm_snapshot";
 const CURRENT: &[u8] = b"current";
 const COUNTER: &[u8] = b"counter";
 
-/// The snapshot format this build writes and reads (1: the layout of the first release).
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+/// The snapshot format this build writes (2: format 1 plus the multi-region key states). It
+/// also reads format 1.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
+
+/// The region state as snapshot format 1 laid it out (before multi-region key states).
+#[derive(Deserialize)]
+struct RegionStateV1 {
+    keys: std::collections::BTreeMap<keyraft_core::KeyId, keyraft_core::KeyRecord>,
+    aliases: std::collections::BTreeMap<keyraft_core::AliasName, keyraft_core::AliasRecord>,
+    requests: std::collections::BTreeMap<keyraft_core::command::RequestId, keyraft_core::state::Remembered>,
+    clock_ms: u64,
+    deleted: std::collections::BTreeMap<keyraft_core::KeyId, keyraft_core::AccountId>,
+}
+
+#[derive(Deserialize)]
+struct PayloadV1 {
+    format_version: u32,
+    last_applied: Option<LogId>,
+    last_membership: StoredMembership,
+    state: RegionStateV1,
+}
 
 #[derive(Serialize)]
 struct PayloadRef<'a> {
@@ -63,6 +82,23 @@ pub(crate) fn from_bytes(meta: &SnapshotMeta, bytes: &[u8]) -> Result<Machine, S
         .ok_or_else(|| StoreError::corrupt("snapshot", format!("{} bytes", bytes.len())))?;
     let p: Payload = match version {
         SNAPSHOT_FORMAT_VERSION => from_bincode("snapshot", bytes)?,
+        1 => {
+            let p: PayloadV1 = from_bincode("snapshot", bytes)?;
+            let s = p.state;
+            Payload {
+                format_version: p.format_version,
+                last_applied: p.last_applied,
+                last_membership: p.last_membership,
+                state: RegionState {
+                    keys: s.keys,
+                    aliases: s.aliases,
+                    requests: s.requests,
+                    clock_ms: s.clock_ms,
+                    deleted: s.deleted,
+                    multi_region: Default::default(),
+                },
+            }
+        }
         _ => {
             return Err(StoreError::FormatVersion {
                 what: "snapshot",
@@ -116,4 +152,71 @@ pub(crate) fn store_current(tree: &sled::Tree, snap: &StoredSnapshot, counter: u
     batch.insert(COUNTER, encode("snapshot counter", &counter)?);
     tree.apply_batch(batch)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use keyraft_core::multi_region::MrkState;
+    use keyraft_core::{AccountId, KeyId, KeyRecord, Region};
+    use serde::Serialize;
+
+    use super::*;
+
+    fn meta(last_applied: Option<LogId>) -> SnapshotMeta {
+        SnapshotMeta {
+            last_log_id: last_applied,
+            last_membership: StoredMembership::default(),
+            snapshot_id: "1-1-1".into(),
+        }
+    }
+
+    /// A format-1 snapshot (written before multi-region states existed) still installs.
+    #[test]
+    fn format_1_snapshots_still_decode() {
+        #[derive(Serialize)]
+        struct V1<'a> {
+            format_version: u32,
+            last_applied: &'a Option<LogId>,
+            last_membership: &'a StoredMembership,
+            // RegionState's format-1 fields, in order (bincode nests structs flat).
+            keys: &'a std::collections::BTreeMap<KeyId, KeyRecord>,
+            aliases: &'a std::collections::BTreeMap<keyraft_core::AliasName, keyraft_core::AliasRecord>,
+            requests: &'a std::collections::BTreeMap<keyraft_core::command::RequestId, keyraft_core::state::Remembered>,
+            clock_ms: u64,
+            deleted: &'a std::collections::BTreeMap<KeyId, AccountId>,
+        }
+        let region = Region::parse("us-east-1").unwrap();
+        let account = AccountId::parse("111122223333").unwrap();
+        let id = KeyId::mrk_from_bytes([7; 16]);
+        let mut state = RegionState::default();
+        state.keys.insert(
+            id.clone(),
+            KeyRecord { multi_region: true, ..KeyRecord::new(id.clone(), account, region.clone()) },
+        );
+        state.clock_ms = 42;
+        let last = Some(openraft::testing::log_id(1, 1, 9));
+        let bytes = to_bincode(
+            "v1",
+            &V1 {
+                format_version: 1,
+                last_applied: &last,
+                last_membership: &StoredMembership::default(),
+                keys: &state.keys,
+                aliases: &state.aliases,
+                requests: &state.requests,
+                clock_ms: state.clock_ms,
+                deleted: &state.deleted,
+            },
+        )
+        .unwrap();
+        let m = from_bytes(&meta(last), &bytes).unwrap();
+        assert_eq!(m.state, state);
+
+        // Format 2 round-trips the multi-region states.
+        let mut m2 = m.clone();
+        m2.state.multi_region.insert(id, MrkState::new_primary(region, 5));
+        let back = from_bytes(&meta(last), &to_bytes(&m2).unwrap()).unwrap();
+        assert_eq!(back, m2);
+        assert_eq!(u32::from_le_bytes(to_bytes(&m2).unwrap()[..4].try_into().unwrap()), 2);
+    }
 }

@@ -22,6 +22,7 @@ use keyraft_core::Clock;
 use keyraft_raft::SystemClock;
 use keyraft_server::dev::{DevInfo, DevOptions, NODES_PER_REGION};
 use keyraft_server::{NodeConfig, RunningNode};
+use keyraft_service::replication::{Link, ShipReply, ShipRequest};
 use keyraft_service::{Entropy, OsEntropy};
 
 /// `n` free loopback ports (bound once to learn them, then released).
@@ -96,6 +97,8 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub info: DevInfo,
     pub entropy: Arc<RecordingEntropy>,
+    /// The cross-region links between regions: cut and heal them (`Links::cut`).
+    pub links: Arc<Links>,
     configs: Vec<NodeConfig>,
     nodes: Vec<Option<RunningNode>>,
     clock: Arc<dyn Clock>,
@@ -159,12 +162,14 @@ impl Cluster {
         let ports = free_ports(regions.len() * NODES_PER_REGION as usize * 3);
         opts.ports = Some(ports.chunks(3).map(|c| [c[0], c[1], c[2]]).collect());
         opts.tweak = Some(tweak);
+        let links = Arc::new(Links::default());
+        opts.link_wrap = Some(links.wrap());
         let entropy = Arc::new(RecordingEntropy::default());
         let cluster = keyraft_server::dev::start(&opts, clock.clone(), entropy.clone()).await?;
         let configs = cluster.nodes.iter().map(|n| n.config.clone()).collect();
         let info = cluster.info.clone();
         let nodes = cluster.nodes.into_iter().map(Some).collect();
-        Ok(Cluster { dir, info, entropy, configs, nodes, clock, test_clock })
+        Ok(Cluster { dir, info, entropy, links, configs, nodes, clock, test_clock })
     }
 
     fn index(&self, region: &str, node: u64) -> usize {
@@ -239,7 +244,8 @@ impl Cluster {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         // The previous incarnation's sled lock and sockets are released asynchronously.
         let started = loop {
-            match RunningNode::start(self.configs[i].clone(), self.clock.clone(), self.entropy.clone()).await {
+            let (cfg, clock, entropy) = (self.configs[i].clone(), self.clock.clone(), self.entropy.clone());
+            match RunningNode::start_with_link(cfg, clock, entropy, Some(self.links.wrap())).await {
                 Ok(n) => break n,
                 Err(e) if tokio::time::Instant::now() < deadline => {
                     let _ = e;
@@ -258,6 +264,79 @@ impl Cluster {
                 n.shutdown().await;
             }
         }
+    }
+}
+
+/// The fault-injection seam between regions: every node's cross-region link passes through
+/// here, and a cut direction (from, to) fails every shipment as an unreachable region would.
+#[derive(Default)]
+pub struct Links {
+    cut: Mutex<std::collections::BTreeSet<(String, String)>>,
+    delivered: AtomicU64,
+    refused: AtomicU64,
+}
+
+impl Links {
+    /// Cuts both directions between regions `a` and `b`.
+    pub fn cut(&self, a: &str, b: &str) {
+        if let Ok(mut c) = self.cut.lock() {
+            c.insert((a.to_owned(), b.to_owned()));
+            c.insert((b.to_owned(), a.to_owned()));
+        }
+    }
+
+    /// Restores every link.
+    pub fn heal(&self) {
+        if let Ok(mut c) = self.cut.lock() {
+            c.clear();
+        }
+    }
+
+    /// Shipments delivered and refused (cut) so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.delivered.load(Ordering::SeqCst), self.refused.load(Ordering::SeqCst))
+    }
+
+    fn is_cut(&self, from: &str, to: &str) -> bool {
+        self.cut.lock().map(|c| c.contains(&(from.to_owned(), to.to_owned()))).unwrap_or(false)
+    }
+
+    pub fn wrap(self: &Arc<Self>) -> keyraft_server::link::LinkWrap {
+        let links = self.clone();
+        keyraft_server::link::LinkWrap(Arc::new(move |region, inner| {
+            Arc::new(FaultyLink { links: links.clone(), from: region.to_string(), inner })
+        }))
+    }
+}
+
+struct FaultyLink {
+    links: Arc<Links>,
+    from: String,
+    inner: Arc<dyn Link>,
+}
+
+impl Link for FaultyLink {
+    fn ship(
+        &self,
+        dest: &keyraft_core::Region,
+        req: ShipRequest,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<ShipReply, String>> + Send + '_>> {
+        let dest = dest.clone();
+        Box::pin(async move {
+            if self.links.is_cut(&self.from, dest.as_str()) {
+                self.links.refused.fetch_add(1, Ordering::SeqCst);
+                return Err(format!("link {} -> {dest} is cut (test)", self.from));
+            }
+            let r = self.inner.ship(&dest, req).await;
+            // A cut that happened while the shipment was in flight loses the answer, as a real
+            // partition would.
+            if self.links.is_cut(&self.from, dest.as_str()) {
+                self.links.refused.fetch_add(1, Ordering::SeqCst);
+                return Err(format!("link {} -> {dest} was cut in flight (test)", self.from));
+            }
+            self.links.delivered.fetch_add(1, Ordering::SeqCst);
+            r
+        })
     }
 }
 

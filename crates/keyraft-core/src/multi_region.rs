@@ -1,0 +1,428 @@
+//! Multi-region keys (MRKs): the per-key replication state every region holds, and the
+//! deterministic apply of the replication commands.
+//!
+//! Per MRK each region that holds it stores a [`MrkState`]: the **epoch** (a counter plus the
+//! primary region it names), the **shared version** (raised by every change of a shared property),
+//! the replica list, and — in the region that made the latest shared change — the outbox: the
+//! version each other region has acknowledged. The shared properties themselves (material, spec,
+//! usage, origin, rotation setting) live in the region's `KeyRecord`.
+//!
+//! Invariants (ARCHITECTURE.md, "Multi-region keys"):
+//! - M1: only the primary named by the key's current epoch accepts shared changes; epochs are
+//!   ordered by `(n, primary)`, so two regions promoted from the same view never share one.
+//! - M3: a shared change is acknowledged to the client only once every destination committed it.
+//! - M5: a region applies a shared state only if its `(epoch, version)` is newer than what it
+//!   holds, so delivery may be repeated and reordered and still converges.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::CoreError;
+use crate::ids::{AccountId, KeyId, Region};
+use crate::model::{KeyRecord, KeySpec, KeyState, KeyUsage, Origin, WrappedMaterial};
+
+/// How many recent shared changes a region keeps (for the "not carried over" report).
+pub const MAX_CHANGES: usize = 32;
+
+/// A primary epoch: raised by every change of primary, and naming that primary. Ordered by
+/// `(n, primary)`: two regions that promote themselves from the same view get distinct epochs
+/// and the higher one wins everywhere.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Epoch {
+    pub n: u64,
+    pub primary: Region,
+}
+
+impl fmt::Display for Epoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.n, self.primary)
+    }
+}
+
+/// One change of a shared property, as remembered for reporting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedChange {
+    pub version: u64,
+    pub time_ms: u64,
+    pub what: String,
+}
+
+/// A shared change a region made as primary that was superseded by a forced promotion elsewhere
+/// before it reached the promoted region: it was never acknowledged to a client (M3) and is
+/// not carried over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LostChange {
+    pub epoch: Epoch,
+    pub change: SharedChange,
+    pub superseded_by: Epoch,
+}
+
+/// The per-region properties a new replica starts with (ReplicateKey's Description, Policy,
+/// Tags).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaInit {
+    pub description: String,
+    pub policy: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What a region holds about one multi-region key besides its `KeyRecord`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MrkState {
+    pub epoch: Epoch,
+    /// The shared version: raised by every change of a shared property.
+    pub version: u64,
+    /// Replica regions (the primary not included).
+    pub replicas: BTreeSet<Region>,
+    /// The outbox of the region that made the latest shared change (normally the primary): the
+    /// shared version each other region has acknowledged. A destination is pending while its
+    /// entry is below `version`.
+    pub acked: BTreeMap<Region, u64>,
+    /// Per-region properties for replicas being created, shipped with their first message.
+    pub replica_init: BTreeMap<Region, ReplicaInit>,
+    /// Set once a higher epoch was learned from another region: this region no longer accepts
+    /// shared changes for the key nor ships its state, and waits for the new primary's state.
+    pub fenced_by: Option<Epoch>,
+    /// The shared version at which the current epoch began.
+    pub epoch_base: u64,
+    /// The latest shared changes, oldest first (at most [`MAX_CHANGES`]).
+    pub changes: Vec<SharedChange>,
+    /// Shared changes this region made as primary that a forced promotion did not carry over.
+    pub lost: Vec<LostChange>,
+}
+
+impl MrkState {
+    /// A new primary key's state (CreateKey MultiRegion=true).
+    pub fn new_primary(region: Region, now: u64) -> Self {
+        MrkState {
+            epoch: Epoch { n: 1, primary: region },
+            version: 1,
+            replicas: BTreeSet::new(),
+            acked: BTreeMap::new(),
+            replica_init: BTreeMap::new(),
+            fenced_by: None,
+            epoch_base: 0,
+            changes: vec![SharedChange { version: 1, time_ms: now, what: "created".into() }],
+            lost: Vec::new(),
+        }
+    }
+
+    pub fn primary(&self) -> &Region {
+        &self.epoch.primary
+    }
+
+    /// Whether `region` may make shared changes (M1).
+    pub fn accepts_shared_changes(&self, region: &Region) -> bool {
+        self.epoch.primary == *region && self.fenced_by.is_none()
+    }
+
+    /// Destinations still to be sent the current shared state.
+    pub fn pending(&self) -> impl Iterator<Item = (&Region, u64)> {
+        self.acked.iter().filter(|(_, v)| **v < self.version).map(|(r, v)| (r, *v))
+    }
+
+    /// Every region that holds the key: primary and replicas.
+    pub fn members(&self) -> BTreeSet<Region> {
+        let mut m = self.replicas.clone();
+        m.insert(self.epoch.primary.clone());
+        m
+    }
+
+    /// Records a shared change made by `region`: raises the version and queues the new state for
+    /// every other member.
+    fn bump(&mut self, region: &Region, now: u64, what: String) {
+        self.version += 1;
+        for m in self.members() {
+            if &m != region {
+                self.acked.entry(m).or_insert(0);
+            }
+        }
+        self.acked.retain(|r, _| r != region);
+        self.changes.push(SharedChange { version: self.version, time_ms: now, what });
+        if self.changes.len() > MAX_CHANGES {
+            let cut = self.changes.len() - MAX_CHANGES;
+            self.changes.drain(..cut);
+        }
+    }
+}
+
+/// The shared state of an MRK as one region sends it to another: everything the destination
+/// needs to create or update its replica. Material is wrapped under the *destination's* root key
+/// (the receiving node re-wraps it before proposing; it crosses regions only sealed to the
+/// destination's transport key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedState {
+    pub key: KeyId,
+    pub account: AccountId,
+    pub spec: KeySpec,
+    pub usage: KeyUsage,
+    pub origin: Origin,
+    pub material: Vec<WrappedMaterial>,
+    pub current_version: u32,
+    pub rotation_period_days: Option<u32>,
+    pub rotation: crate::rotation::KeyRotation,
+    pub epoch: Epoch,
+    pub version: u64,
+    pub replicas: BTreeSet<Region>,
+    pub epoch_base: u64,
+    pub changes: Vec<SharedChange>,
+    /// The destination's per-region properties, when the destination is a new replica.
+    pub init: Option<ReplicaInit>,
+}
+
+/// What a region answers to a shared state: what it holds after applying it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplicaAnswer {
+    Holds {
+        epoch: Epoch,
+        version: u64,
+    },
+    /// The destination deleted its replica of the key.
+    Deleted,
+}
+
+fn not_mrk(k: &KeyRecord) -> CoreError {
+    CoreError::Unsupported(format!("{} is not a multi-Region key.", k.arn()))
+}
+
+/// The MRK state of `k` (a key created before this state existed counts as a primary of epoch 1
+/// in its own region with no replicas).
+pub fn state_of(states: &BTreeMap<KeyId, MrkState>, k: &KeyRecord) -> Option<MrkState> {
+    if !k.multi_region {
+        return None;
+    }
+    Some(states.get(&k.id).cloned().unwrap_or_else(|| MrkState::new_primary(k.region.clone(), k.creation_ms)))
+}
+
+/// Refuses a shared change unless `k`'s region is the key's current, unfenced primary.
+pub fn check_primary(k: &KeyRecord, m: &MrkState) -> Result<(), CoreError> {
+    if let Some(by) = &m.fenced_by {
+        return Err(CoreError::InvalidStateMessage(format!(
+            "{} is fenced: region {} was promoted to primary (epoch {by}); this region no longer accepts changes to shared properties of the key",
+            k.arn(),
+            by.primary
+        )));
+    }
+    if m.epoch.primary != k.region {
+        return Err(CoreError::Unsupported(format!(
+            "{} is a multi-Region replica key; change shared properties on its primary key in {}.",
+            k.arn(),
+            m.epoch.primary
+        )));
+    }
+    Ok(())
+}
+
+/// ReplicateKey, on the primary: adds `dest` to the replica list.
+pub(crate) fn apply_replicate(
+    k: &KeyRecord,
+    m: &mut MrkState,
+    dest: &Region,
+    init: &ReplicaInit,
+    now: u64,
+) -> Result<(), CoreError> {
+    if !k.multi_region {
+        return Err(not_mrk(k));
+    }
+    check_primary(k, m)?;
+    crate::lifecycle::check_manage(k)?;
+    if dest == &k.region || m.replicas.contains(dest) {
+        return Err(CoreError::AlreadyExists(format!("Region {dest} already holds a replica of {}", k.id)));
+    }
+    m.replicas.insert(dest.clone());
+    m.replica_init.insert(dest.clone(), init.clone());
+    m.bump(&k.region, now, format!("replica added in {dest}"));
+    Ok(())
+}
+
+/// UpdatePrimaryRegion, on the current primary: hands the primary role to the replica in `to`
+/// (epoch + 1). From the commit on, this region is a replica and refuses shared changes; `to`
+/// accepts them once the handover reached it.
+pub(crate) fn apply_handover(k: &KeyRecord, m: &mut MrkState, to: &Region, now: u64) -> Result<(), CoreError> {
+    if !k.multi_region {
+        return Err(not_mrk(k));
+    }
+    check_primary(k, m)?;
+    crate::lifecycle::check_manage(k)?;
+    if to == &k.region {
+        return Err(CoreError::Unsupported(format!("{} is already the primary key in {to}.", k.arn())));
+    }
+    if !m.replicas.contains(to) {
+        return Err(CoreError::NotFound(format!("Region {to} does not hold a replica of {}", k.id)));
+    }
+    m.replicas.remove(to);
+    m.replicas.insert(k.region.clone());
+    m.epoch = Epoch { n: m.epoch.n + 1, primary: to.clone() };
+    m.epoch_base = m.version;
+    m.bump(&k.region, now, format!("primary region changed from {} to {to}", k.region));
+    Ok(())
+}
+
+/// Forced DR promotion, in the region of `k` (a replica): makes it primary at a higher epoch
+/// from the shared state it holds. The old primary is fenced when it learns the new epoch.
+pub(crate) fn apply_force_promote(k: &KeyRecord, m: &mut MrkState, now: u64) -> Result<(), CoreError> {
+    if !k.multi_region {
+        return Err(not_mrk(k));
+    }
+    if m.epoch.primary == k.region && m.fenced_by.is_none() {
+        return Err(CoreError::InvalidStateMessage(format!(
+            "{} is already the primary key (epoch {}).",
+            k.arn(),
+            m.epoch
+        )));
+    }
+    let old = m.epoch.primary.clone();
+    let n = m.epoch.n.max(m.fenced_by.as_ref().map_or(0, |e| e.n)) + 1;
+    m.replicas.insert(old.clone());
+    m.replicas.remove(&k.region);
+    m.epoch = Epoch { n, primary: k.region.clone() };
+    m.fenced_by = None;
+    m.epoch_base = m.version;
+    m.replica_init.clear();
+    m.acked.clear();
+    m.bump(&k.region, now, format!("forced promotion of {} (previous primary {old})", k.region));
+    Ok(())
+}
+
+/// An acknowledgement from `dest` of the state this region sent in `epoch`.
+pub(crate) fn apply_acked(m: &mut MrkState, dest: &Region, epoch: &Epoch, version: u64) {
+    if &m.epoch != epoch {
+        return;
+    }
+    if let Some(v) = m.acked.get_mut(dest) {
+        *v = (*v).max(version.min(m.version));
+    }
+    if m.acked.get(dest).is_some_and(|v| *v >= m.version) {
+        m.replica_init.remove(dest);
+    }
+}
+
+/// Another region answered with a higher epoch: stop accepting shared changes and shipping.
+pub(crate) fn apply_fenced(m: &mut MrkState, by: &Epoch) {
+    if by > &m.epoch && m.fenced_by.as_ref().is_none_or(|f| by > f) {
+        m.fenced_by = Some(by.clone());
+    }
+}
+
+/// A shared state from another region, applied in `region`. Returns the record and state to
+/// store (`None`: nothing to change) and the answer.
+pub(crate) fn apply_incoming(
+    region: &Region,
+    existing: Option<(&KeyRecord, MrkState)>,
+    s: &SharedState,
+    now: u64,
+) -> Result<(Option<(KeyRecord, MrkState)>, ReplicaAnswer), CoreError> {
+    let member = s.epoch.primary == *region || s.replicas.contains(region);
+    match existing {
+        None => {
+            if !member {
+                return Err(CoreError::NotFound(format!("Region {region} is not a member of {}", s.key)));
+            }
+            let init = s.init.clone().ok_or_else(|| {
+                CoreError::Validation(format!("{} has no replica in {region} and the message creates none", s.key))
+            })?;
+            let mut material = s.material.clone();
+            for mt in &mut material {
+                mt.created_ms = mt.created_ms.min(now);
+            }
+            let record = KeyRecord {
+                description: init.description,
+                creation_ms: now,
+                state: if s.origin == Origin::External && material.is_empty() {
+                    KeyState::PendingImport
+                } else {
+                    KeyState::Enabled
+                },
+                spec: s.spec,
+                usage: s.usage,
+                origin: s.origin,
+                multi_region: true,
+                tags: init.tags,
+                policies: [("default".to_string(), init.policy)].into(),
+                rotation_period_days: s.rotation_period_days,
+                material,
+                current_version: s.current_version,
+                rotation: s.rotation.clone(),
+                ..KeyRecord::new(s.key.clone(), s.account.clone(), region.clone())
+            };
+            let state = adopt(region, None, s);
+            let answer = ReplicaAnswer::Holds { epoch: state.epoch.clone(), version: state.version };
+            Ok((Some((record, state)), answer))
+        }
+        Some((k, held)) => {
+            if (&s.epoch, s.version) <= (&held.epoch, held.version) {
+                return Ok((None, ReplicaAnswer::Holds { epoch: held.epoch, version: held.version }));
+            }
+            let mut k = k.clone();
+            for mt in &s.material {
+                if k.material(mt.version).is_none() {
+                    k.material.push(mt.clone());
+                }
+            }
+            k.material.sort_by_key(|mt| mt.version);
+            k.current_version = s.current_version;
+            k.rotation_period_days = s.rotation_period_days;
+            k.rotation = s.rotation.clone();
+            let state = adopt(region, Some(held), s);
+            let answer = ReplicaAnswer::Holds { epoch: state.epoch.clone(), version: state.version };
+            Ok((Some((k, state)), answer))
+        }
+    }
+}
+
+/// The state a region keeps after adopting `s`. A region that was primary and is superseded by a
+/// higher epoch reports its changes above the new epoch's base as not carried over.
+fn adopt(region: &Region, held: Option<MrkState>, s: &SharedState) -> MrkState {
+    let mut lost = Vec::new();
+    if let Some(h) = &held {
+        lost = h.lost.clone();
+        if h.epoch.primary == *region && s.epoch > h.epoch {
+            for c in h.changes.iter().filter(|c| c.version > s.epoch_base) {
+                lost.push(LostChange { epoch: h.epoch.clone(), change: c.clone(), superseded_by: s.epoch.clone() });
+            }
+        }
+    }
+    // A region that becomes primary by this message re-sends the state to every member (the
+    // old primary may not have reached them all).
+    let acked = if s.epoch.primary == *region {
+        let mut members = s.replicas.clone();
+        members.remove(region);
+        members.into_iter().map(|r| (r, 0)).collect()
+    } else {
+        BTreeMap::new()
+    };
+    MrkState {
+        epoch: s.epoch.clone(),
+        version: s.version,
+        replicas: s.replicas.clone(),
+        acked,
+        replica_init: BTreeMap::new(),
+        fenced_by: None,
+        epoch_base: s.epoch_base,
+        changes: s.changes.clone(),
+        lost,
+    }
+}
+
+/// The shared state of `k` to send to `dest`, material as stored here (the caller re-wraps it).
+pub fn outgoing(k: &KeyRecord, m: &MrkState, dest: &Region) -> SharedState {
+    SharedState {
+        key: k.id.clone(),
+        account: k.account.clone(),
+        spec: k.spec,
+        usage: k.usage,
+        origin: k.origin,
+        material: k.material.clone(),
+        current_version: k.current_version,
+        rotation_period_days: k.rotation_period_days,
+        rotation: k.rotation.clone(),
+        epoch: m.epoch.clone(),
+        version: m.version,
+        replicas: m.replicas.clone(),
+        epoch_base: m.epoch_base,
+        changes: m.changes.clone(),
+        init: m.replica_init.get(dest).cloned(),
+    }
+}

@@ -1,0 +1,69 @@
+//! ReplicateKey: adds a replica of a multi-region primary key in another region of the
+//! deployment. Committed in the primary region (an outbox entry), shipped by its leader, and
+//! acknowledged to the client only once the replica region has committed the replica (M3).
+
+use keyraft_core::multi_region::{MrkState, ReplicaInit};
+use keyraft_core::{Command, KeyRecord, KeyRef, Region};
+
+use crate::error::KmsError;
+use crate::kms::{no_alias, Caller, Kms};
+use crate::ops::{policy, tags};
+
+#[derive(Debug, Clone)]
+pub struct ReplicateKeyInput {
+    pub region: Region,
+    pub description: Option<String>,
+    pub policy: Option<String>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// The replica as the replica region holds it: ReplicaKeyMetadata, ReplicaPolicy, ReplicaTags.
+#[derive(Debug, Clone)]
+pub struct ReplicaOutput {
+    pub replica: KeyRecord,
+    pub state: MrkState,
+    pub policy: String,
+}
+
+impl Kms {
+    pub async fn replicate_key(
+        &self,
+        caller: &Caller,
+        key: &KeyRef,
+        input: ReplicateKeyInput,
+    ) -> Result<ReplicaOutput, KmsError> {
+        no_alias(key)?;
+        tags::validate_tags(&input.tags)?;
+        let policy = match input.policy {
+            Some(p) => {
+                policy::validate_policy(&p)?;
+                p
+            }
+            None => policy::default_policy(&caller.account),
+        };
+        let k = self.resolve(caller, key).await?;
+        if !k.multi_region {
+            return Err(KmsError::Unsupported(format!("{} is not a multi-Region key.", k.arn())));
+        }
+        self.check_destination(&input.region)?;
+        let init = ReplicaInit {
+            description: input.description.unwrap_or_default(),
+            policy: policy.clone(),
+            tags: input.tags.into_iter().collect(),
+        };
+        self.propose_key(Command::ReplicateKey { key: k.id.clone(), region: input.region.clone(), init: init.clone() })
+            .await?;
+        let m = self.multi_region_state_now(&k).await?;
+        self.await_replicated(&k.id, &m.epoch, m.version).await?;
+        // What the replica region now holds, as the primary region knows it (the shared state
+        // plus the per-region properties it was created with).
+        let replica = KeyRecord {
+            region: input.region,
+            description: init.description,
+            tags: init.tags,
+            policies: [("default".to_string(), policy.clone())].into(),
+            ..k
+        };
+        Ok(ReplicaOutput { replica, state: m, policy })
+    }
+}

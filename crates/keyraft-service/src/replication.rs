@@ -1,0 +1,432 @@
+//! Cross-region replication of multi-region keys: the shipper (sender side), the receiver, and
+//! the [`Link`] seam that carries messages between regions (gRPC in a deployment, a faulty link
+//! in tests).
+//!
+//! The outbox is part of the key state (`MrkState::acked`, keyraft-core's `multi_region`): a
+//! shared change committed in this region leaves every other member's acknowledged version below
+//! the key's shared version. The region's leader runs [`run`]: for each pending (key,
+//! destination) it sends the key's *full* shared state, material sealed to the destination's
+//! transport key; the destination re-wraps the material under its own root key and commits it as
+//! its own Raft command (applied only if newer), then answers with what it holds; the leader
+//! commits `ReplicaAcked` (or `Fenced` if the answer names a higher epoch). At-least-once
+//! delivery plus idempotent apply gives exactly-once effect; a leader change just restarts
+//! shipping from the outbox.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use keyraft_core::multi_region::{self, Epoch, MrkState, ReplicaAnswer, SharedState};
+use keyraft_core::{Applied, Command, KeyId, KeyRecord, Region};
+use keyraft_crypto::transport::{self, TransportKey};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::error::KmsError;
+use crate::kms::Kms;
+
+/// One shipment: a key's shared state from one region to another.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShipRequest {
+    pub from: Region,
+    pub to: Region,
+    /// JSON of the [`SharedState`] with every material's `wrapped` emptied; authenticated as the
+    /// sealing context, so it cannot be altered in transit.
+    pub shared: Vec<u8>,
+    /// The material's secrets, sealed to the destination (`keyraft_crypto::transport`).
+    pub sealed: Vec<u8>,
+}
+
+/// The destination's answer.
+pub type ShipReply = Result<ReplicaAnswer, String>;
+
+/// The seam between regions. `ship` delivers a request to any node of region `dest` and returns
+/// its answer; an `Err` is a transport failure (the shipper retries).
+pub trait Link: Send + Sync + 'static {
+    fn ship(
+        &self,
+        dest: &Region,
+        req: ShipRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<ShipReply, String>> + Send + '_>>;
+}
+
+/// One material secret inside the sealed part.
+#[derive(Serialize, Deserialize)]
+struct SealedSecret {
+    version: u32,
+    format: u8,
+    secret: Vec<u8>,
+}
+
+impl Drop for SealedSecret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret);
+    }
+}
+
+/// What the shipper reports about one destination region.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct DestinationStatus {
+    /// Keys whose current shared state this destination has not acknowledged yet.
+    pub outbox_depth: usize,
+    /// Age of the oldest unacknowledged shared change, in milliseconds.
+    pub oldest_pending_ms: Option<u64>,
+    pub shipped: u64,
+    pub failures: u64,
+    pub last_error: Option<String>,
+    /// Replication lag of acknowledged changes (change committed → destination acknowledged),
+    /// milliseconds, the last [`LAG_SAMPLES`] samples' p50 / p99 / max.
+    pub lag_p50_ms: Option<u64>,
+    pub lag_p99_ms: Option<u64>,
+    pub lag_max_ms: Option<u64>,
+}
+
+/// How many lag samples per destination are kept for the status percentiles.
+pub const LAG_SAMPLES: usize = 1024;
+
+#[derive(Default)]
+struct DestStats {
+    shipped: u64,
+    failures: u64,
+    last_error: Option<String>,
+    lags: std::collections::VecDeque<u64>,
+    retry_after: Option<Instant>,
+}
+
+/// This node's replication setup: its region's transport key, the other regions' transport
+/// public keys, and the link to them.
+pub struct Replication {
+    transport: TransportKey,
+    directory: BTreeMap<Region, [u8; 32]>,
+    link: Arc<dyn Link>,
+    stats: Mutex<BTreeMap<Region, DestStats>>,
+}
+
+impl Replication {
+    pub fn new(transport: TransportKey, directory: BTreeMap<Region, [u8; 32]>, link: Arc<dyn Link>) -> Self {
+        Replication { transport, directory, link, stats: Mutex::default() }
+    }
+
+    pub fn regions(&self) -> impl Iterator<Item = &Region> {
+        self.directory.keys()
+    }
+}
+
+/// The sealing context: sender, destination and the clear-text shared state.
+fn context(from: &Region, to: &Region, shared: &[u8]) -> Vec<u8> {
+    let mut c = Vec::with_capacity(from.as_str().len() + to.as_str().len() + shared.len() + 2);
+    c.extend_from_slice(from.as_str().as_bytes());
+    c.push(0);
+    c.extend_from_slice(to.as_str().as_bytes());
+    c.push(0);
+    c.extend_from_slice(shared);
+    c
+}
+
+impl Kms {
+    pub(crate) fn replication(&self) -> Result<&Replication, KmsError> {
+        self.replication.get().ok_or_else(|| {
+            KmsError::Unsupported(
+                "Multi-Region replication is not configured on this node (no transport key or region directory)".into(),
+            )
+        })
+    }
+
+    /// Turns replication on (once, at start-up).
+    pub fn enable_replication(&self, r: Replication) -> Result<(), KmsError> {
+        self.replication.set(r).map_err(|_| KmsError::Internal("replication is already configured".into()))
+    }
+
+    /// Whether `region` is a region this node can replicate to.
+    pub(crate) fn check_destination(&self, region: &Region) -> Result<(), KmsError> {
+        let r = self.replication()?;
+        if region == self.region() || !r.directory.contains_key(region) {
+            return Err(KmsError::Unsupported(format!(
+                "Region {region} is not a region of this keyraft deployment (known: {})",
+                r.directory.keys().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Builds the shipment of `k`'s shared state to `dest`.
+    fn build_shipment(&self, k: &KeyRecord, m: &MrkState, dest: &Region) -> Result<ShipRequest, KmsError> {
+        let r = self.replication()?;
+        let dest_public =
+            r.directory.get(dest).ok_or_else(|| KmsError::Internal(format!("no transport key for region {dest}")))?;
+        let mut shared = multi_region::outgoing(k, m, dest);
+        let mut secrets = Vec::with_capacity(shared.material.len());
+        for mt in &mut shared.material {
+            let (format, secret) = keyraft_crypto::wrap::open_any(self.root(), k.id.as_str(), mt.version, &mt.wrapped)
+                .map_err(|e| KmsError::Internal(format!("cannot open material of {} v{}: {e}", k.id, mt.version)))?;
+            secrets.push(SealedSecret { version: mt.version, format, secret: secret.to_vec() });
+            mt.wrapped = Vec::new();
+        }
+        let shared = serde_json::to_vec(&shared).map_err(|e| KmsError::Internal(e.to_string()))?;
+        let plain = Zeroizing::new(serde_json::to_vec(&secrets).map_err(|e| KmsError::Internal(e.to_string()))?);
+        let sealed =
+            transport::seal(&r.transport, dest_public, &context(self.region(), dest, &shared), &plain, &mut self.rng())
+                .map_err(|e| KmsError::Internal(format!("sealing for {dest}: {e}")))?;
+        Ok(ShipRequest { from: self.region().clone(), to: dest.clone(), shared, sealed })
+    }
+
+    /// Receives a shipment from another region: opens it, re-wraps the material under this
+    /// region's root key, commits it as this region's own command and answers with what the
+    /// region holds afterwards.
+    pub async fn receive_shipment(&self, req: ShipRequest) -> ShipReply {
+        self.receive_inner(req).await.map_err(|e| e.to_string())
+    }
+
+    async fn receive_inner(&self, req: ShipRequest) -> Result<ReplicaAnswer, KmsError> {
+        let r = self.replication()?;
+        if &req.to != self.region() {
+            return Err(KmsError::Validation(format!("shipment for {} delivered to {}", req.to, self.region())));
+        }
+        let sender = r
+            .directory
+            .get(&req.from)
+            .ok_or_else(|| KmsError::Validation(format!("region {} is not in the region directory", req.from)))?;
+        let plain = transport::open(&r.transport, sender, &context(&req.from, &req.to, &req.shared), &req.sealed)
+            .map_err(|e| KmsError::Validation(format!("shipment from {} does not open: {e}", req.from)))?;
+        let mut shared: SharedState =
+            serde_json::from_slice(&req.shared).map_err(|e| KmsError::Validation(format!("shipment: {e}")))?;
+        let secrets: Vec<SealedSecret> =
+            serde_json::from_slice(&plain).map_err(|e| KmsError::Validation(format!("shipment secrets: {e}")))?;
+        for mt in &mut shared.material {
+            let s = secrets
+                .iter()
+                .find(|s| s.version == mt.version)
+                .ok_or_else(|| KmsError::Validation(format!("shipment lacks material version {}", mt.version)))?;
+            mt.wrapped = keyraft_crypto::wrap::wrap_any(
+                self.root(),
+                shared.key.as_str(),
+                mt.version,
+                s.format,
+                &s.secret,
+                &mut self.rng(),
+            )
+            .map_err(|e| KmsError::Validation(format!("shipment material version {}: {e}", mt.version)))?;
+        }
+        let key = shared.key.clone();
+        let applied =
+            self.propose(Command::ApplyReplica { region: self.region().clone(), state: Box::new(shared) }).await?;
+        match applied {
+            Applied::Replica(a) => {
+                tracing::debug!(%key, from = %req.from, answer = ?a, "applied shipment");
+                Ok(a)
+            }
+            other => Err(KmsError::Internal(format!("unexpected apply result {other:?}"))),
+        }
+    }
+
+    /// Ships one key's state to one destination and commits the outcome.
+    async fn ship_one(&self, key: &KeyId, dest: &Region) -> Result<(), KmsError> {
+        let Some((k, m)) = self.node().state().read(|s| {
+            let k = s.keys.get(key)?;
+            Some((k.clone(), multi_region::state_of(&s.multi_region, k)?))
+        }) else {
+            return Ok(());
+        };
+        if m.fenced_by.is_some() || m.acked.get(dest).is_none_or(|v| *v >= m.version) {
+            return Ok(());
+        }
+        let req = self.build_shipment(&k, &m, dest)?;
+        let link = self.replication()?.link.clone();
+        let answer = match tokio::time::timeout(Duration::from_secs(5), link.ship(dest, req)).await {
+            Err(_) => return Err(KmsError::DependencyTimeout(format!("region {dest} did not answer in 5 s"))),
+            Ok(Err(e)) => return Err(KmsError::DependencyTimeout(format!("region {dest}: {e}"))),
+            Ok(Ok(Err(e))) => return Err(KmsError::Internal(format!("region {dest} refused {key}: {e}"))),
+            Ok(Ok(Ok(a))) => a,
+        };
+        let command = match answer {
+            ReplicaAnswer::Holds { epoch, .. } if epoch > m.epoch => {
+                tracing::warn!(%key, %dest, %epoch, "a higher epoch exists: this region is fenced for the key");
+                Command::Fenced { key: key.clone(), by: epoch }
+            }
+            ReplicaAnswer::Holds { version, .. } => {
+                Command::ReplicaAcked { key: key.clone(), region: dest.clone(), epoch: m.epoch.clone(), version }
+            }
+            // The destination deleted its replica: stop sending (the replica list keeps it
+            // until replica deletion is propagated; see ARCHITECTURE.md).
+            ReplicaAnswer::Deleted => Command::ReplicaAcked {
+                key: key.clone(),
+                region: dest.clone(),
+                epoch: m.epoch.clone(),
+                version: m.version,
+            },
+        };
+        self.propose(command).await?;
+        let now = self.node().clock().now_ms();
+        let lag = m
+            .changes
+            .iter()
+            .find(|c| c.version > m.acked.get(dest).copied().unwrap_or(0))
+            .map(|c| now.saturating_sub(c.time_ms));
+        if let (Some(lag), Ok(mut stats)) = (lag, self.replication()?.stats.lock()) {
+            let s = stats.entry(dest.clone()).or_default();
+            s.shipped += 1;
+            s.lags.push_back(lag);
+            if s.lags.len() > LAG_SAMPLES {
+                s.lags.pop_front();
+            }
+        }
+        Ok(())
+    }
+
+    /// One round of the shipper: every pending (key, destination), destinations in parallel.
+    pub async fn ship_pending(&self) {
+        let Ok(r) = self.replication() else { return };
+        let pending: BTreeMap<Region, Vec<KeyId>> = self.node().state().read(|s| {
+            let mut out: BTreeMap<Region, Vec<KeyId>> = BTreeMap::new();
+            for (id, m) in &s.multi_region {
+                if m.fenced_by.is_some() {
+                    continue;
+                }
+                for (dest, _) in m.pending() {
+                    out.entry(dest.clone()).or_default().push(id.clone());
+                }
+            }
+            out
+        });
+        let now = Instant::now();
+        let rounds = pending.into_iter().filter(|(dest, _)| {
+            r.stats.lock().map(|s| s.get(dest).and_then(|d| d.retry_after).is_none_or(|t| t <= now)).unwrap_or(true)
+        });
+        futures_join(rounds.map(|(dest, keys)| async move {
+            for key in keys.iter().take(256) {
+                if let Err(e) = self.ship_one(key, &dest).await {
+                    tracing::debug!(%key, %dest, error = %e, "shipment failed; will retry");
+                    if let Ok(mut stats) = r.stats.lock() {
+                        let s = stats.entry(dest.clone()).or_default();
+                        s.failures += 1;
+                        s.last_error = Some(e.to_string());
+                        s.retry_after = Some(Instant::now() + Duration::from_millis(500));
+                    }
+                    return;
+                }
+            }
+            if let Ok(mut stats) = r.stats.lock() {
+                let s = stats.entry(dest.clone()).or_default();
+                s.retry_after = None;
+                s.last_error = None;
+            }
+        }))
+        .await;
+    }
+
+    /// Per-destination replication status of this node's region (outbox depth from the applied
+    /// state; counters and lag from this node's shipper, so meaningful on the leader).
+    pub fn replication_status(&self) -> BTreeMap<Region, DestinationStatus> {
+        let Ok(r) = self.replication() else { return BTreeMap::new() };
+        let now = self.node().clock().now_ms();
+        let mut out: BTreeMap<Region, DestinationStatus> =
+            r.directory.keys().filter(|d| *d != self.region()).map(|d| (d.clone(), Default::default())).collect();
+        self.node().state().read(|s| {
+            for m in s.multi_region.values().filter(|m| m.fenced_by.is_none()) {
+                for (dest, acked) in m.pending() {
+                    let d = out.entry(dest.clone()).or_default();
+                    d.outbox_depth += 1;
+                    let age = m.changes.iter().find(|c| c.version > acked).map(|c| now.saturating_sub(c.time_ms));
+                    d.oldest_pending_ms = d.oldest_pending_ms.max(age);
+                }
+            }
+        });
+        if let Ok(stats) = r.stats.lock() {
+            for (dest, s) in stats.iter() {
+                let d = out.entry(dest.clone()).or_default();
+                d.shipped = s.shipped;
+                d.failures = s.failures;
+                d.last_error = s.last_error.clone();
+                let mut lags: Vec<u64> = s.lags.iter().copied().collect();
+                lags.sort_unstable();
+                let pct = |p: f64| lags.get(((lags.len() as f64 - 1.0) * p).round() as usize).copied();
+                (d.lag_p50_ms, d.lag_p99_ms, d.lag_max_ms) = (pct(0.5), pct(0.99), lags.last().copied());
+            }
+        }
+        out
+    }
+
+    /// Waits until every destination of `key` acknowledged shared version `version` of `epoch`
+    /// (M3: a shared change is acknowledged to the client only once every replica region holds
+    /// it). A region that cannot be reached makes this time out: the change stays committed here
+    /// and is delivered when the region returns, but the client is not told it succeeded.
+    pub(crate) async fn await_replicated(&self, key: &KeyId, epoch: &Epoch, version: u64) -> Result<(), KmsError> {
+        let deadline = Instant::now() + self.node().config().write_timeout;
+        loop {
+            let state = self.read(|s| s.multi_region.get(key).cloned()).await?;
+            let waiting: Vec<Region> = match &state {
+                None => return Ok(()),
+                Some(m) if &m.epoch != epoch => {
+                    // The key's primary changed meanwhile (a handover we made, or a promotion):
+                    // the state we wait for was part of it.
+                    if m.version >= version && m.pending().next().is_none() {
+                        return Ok(());
+                    }
+                    m.pending().map(|(r, _)| r.clone()).collect()
+                }
+                Some(m) => m.acked.iter().filter(|(_, v)| **v < version).map(|(r, _)| r.clone()).collect(),
+            };
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(KmsError::DependencyTimeout(format!(
+                    "The change to {key} is committed in {} but region(s) {} did not confirm it in time; it will be delivered when they are reachable",
+                    self.region(),
+                    waiting.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The multi-region state of a key as this node has applied it (no barrier: call after an
+    /// operation that passed one).
+    pub fn multi_region_state(&self, key: &KeyRecord) -> Option<MrkState> {
+        self.node().state().read(|s| multi_region::state_of(&s.multi_region, key))
+    }
+
+    /// The multi-region state of a key after the read barrier (so it includes a write this node
+    /// just made through the leader).
+    pub(crate) async fn multi_region_state_now(&self, key: &KeyRecord) -> Result<MrkState, KmsError> {
+        self.read(|s| multi_region::state_of(&s.multi_region, key))
+            .await?
+            .ok_or_else(|| KmsError::Unsupported(format!("{} is not a multi-Region key.", key.arn())))
+    }
+
+    /// Every multi-region key's state in this region (for `keyraft dr status`).
+    pub fn multi_region_states(&self) -> Vec<(KeyRecord, MrkState)> {
+        self.node().state().read(|s| {
+            s.keys.values().filter_map(|k| multi_region::state_of(&s.multi_region, k).map(|m| (k.clone(), m))).collect()
+        })
+    }
+
+    /// Proposes a command and returns the key it names, with a fresh request id.
+    pub(crate) async fn propose_key(&self, command: Command) -> Result<KeyRecord, KmsError> {
+        crate::kms::applied_key(self.propose(command).await?)
+    }
+}
+
+async fn futures_join<F: Future<Output = ()>>(it: impl Iterator<Item = F>) {
+    futures::future::join_all(it).await;
+}
+
+/// Runs the shipper until `shutdown` resolves: on the region's leader, every `every`.
+pub async fn run(kms: Arc<Kms>, every: Duration, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tick.tick() => {}
+        }
+        let node = kms.node();
+        if node.raft().metrics().borrow().current_leader != Some(node.config().node_id) {
+            continue;
+        }
+        kms.ship_pending().await;
+    }
+}

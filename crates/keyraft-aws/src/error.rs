@@ -37,6 +37,7 @@ impl From<KmsError> for AwsError {
             KmsError::InvalidSignature(_) => ("KMSInvalidSignatureException", 400),
             KmsError::InvalidMac(_) => ("KMSInvalidMacException", 400),
             KmsError::Unsupported(_) => ("UnsupportedOperationException", 400),
+            KmsError::Conflict(_) => ("ConflictException", 400),
             KmsError::LimitExceeded(_) => ("LimitExceededException", 400),
             KmsError::Tag(_) => ("TagException", 400),
             KmsError::InvalidAliasName(_) => ("InvalidAliasNameException", 400),

@@ -33,6 +33,10 @@ pub enum CoreError {
     /// ImportKeyMaterial: not the material previously imported into the key.
     #[error("{0}")]
     IncorrectKeyMaterial(String),
+    /// A rotation of a multi-region key is still being staged in its replica regions.
+    /// Appended after format 1's variants (stored in remembered results).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 fn state_phrase(state: KeyState) -> &'static str {

@@ -91,6 +91,16 @@ pub struct MrkState {
     pub changes: Vec<SharedChange>,
     /// Shared changes this region made as primary that a forced promotion did not carry over.
     pub lost: Vec<LostChange>,
+    /// Primary only: a new backing-key version shipped to the replicas but not yet used to
+    /// encrypt (M2); it becomes current once every replica acknowledged `shared_version`.
+    pub staged: Option<Staged>,
+}
+
+/// A rotation being staged in the replica regions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Staged {
+    pub material_version: u32,
+    pub shared_version: u64,
 }
 
 impl MrkState {
@@ -106,6 +116,7 @@ impl MrkState {
             epoch_base: 0,
             changes: vec![SharedChange { version: 1, time_ms: now, what: "created".into() }],
             lost: Vec::new(),
+            staged: None,
         }
     }
 
@@ -132,7 +143,7 @@ impl MrkState {
 
     /// Records a shared change made by `region`: raises the version and queues the new state for
     /// every other member.
-    fn bump(&mut self, region: &Region, now: u64, what: String) {
+    pub(crate) fn bump(&mut self, region: &Region, now: u64, what: String) {
         self.version += 1;
         for m in self.members() {
             if &m != region {
@@ -286,8 +297,9 @@ pub(crate) fn apply_force_promote(k: &KeyRecord, m: &mut MrkState, now: u64) -> 
     Ok(())
 }
 
-/// An acknowledgement from `dest` of the state this region sent in `epoch`.
-pub(crate) fn apply_acked(m: &mut MrkState, dest: &Region, epoch: &Epoch, version: u64) {
+/// An acknowledgement from `dest` of the state this region sent in `epoch`. Once every replica
+/// holds a staged backing-key version, it becomes current (M2) — itself a shared change.
+pub(crate) fn apply_acked(k: &mut KeyRecord, m: &mut MrkState, dest: &Region, epoch: &Epoch, version: u64, now: u64) {
     if &m.epoch != epoch {
         return;
     }
@@ -296,6 +308,26 @@ pub(crate) fn apply_acked(m: &mut MrkState, dest: &Region, epoch: &Epoch, versio
     }
     if m.acked.get(dest).is_some_and(|v| *v >= m.version) {
         m.replica_init.remove(dest);
+    }
+    if let Some(st) = m.staged.clone() {
+        let everywhere = m.replicas.iter().all(|r| m.acked.get(r).is_some_and(|v| *v >= st.shared_version));
+        if everywhere && m.accepts_shared_changes(&k.region) {
+            k.current_version = st.material_version;
+            m.staged = None;
+            m.bump(&k.region, now, format!("backing key version {} activated", st.material_version));
+        }
+    }
+}
+
+/// The multi-region state a shared change of `k` updates: `None` for a single-region key; an
+/// error if this region may not make shared changes (a replica, a fenced old primary).
+pub fn for_shared_change(states: &BTreeMap<KeyId, MrkState>, k: &KeyRecord) -> Result<Option<MrkState>, CoreError> {
+    match state_of(states, k) {
+        None => Ok(None),
+        Some(m) => {
+            check_primary(k, &m)?;
+            Ok(Some(m))
+        }
     }
 }
 
@@ -403,6 +435,7 @@ fn adopt(region: &Region, held: Option<MrkState>, s: &SharedState) -> MrkState {
         epoch_base: s.epoch_base,
         changes: s.changes.clone(),
         lost,
+        staged: None,
     }
 }
 

@@ -5,7 +5,8 @@
 //! enabled and then every period after each automatic rotation; on-demand rotations do not move
 //! that schedule; a key that is not enabled is not rotated automatically (once it is enabled
 //! again an overdue rotation happens at once). At most [`MAX_ON_DEMAND`] on-demand rotations per
-//! key. Multi-region keys are refused until the multi-region two-phase protocol exists.
+//! key. A multi-region key rotates in its primary region; the new version is staged in every replica
+//! region before it encrypts (`multi_region.rs`, invariant M2).
 
 use std::fmt;
 
@@ -72,12 +73,6 @@ impl KeyRotation {
 fn unsupported_kind(k: &KeyRecord) -> Option<CoreError> {
     if k.spec != KeySpec::SymmetricDefault || k.origin != Origin::AwsKms {
         return Some(CoreError::Unsupported(format!("{} does not support key rotation.", k.arn())));
-    }
-    if k.multi_region {
-        return Some(CoreError::Unsupported(format!(
-            "{} is a multi-Region key; its rotation needs the multi-region two-phase protocol, which this keyraft version does not have yet.",
-            k.arn()
-        )));
     }
     None
 }
@@ -173,7 +168,13 @@ impl RegionState {
         self.keys
             .values()
             .filter(|k| {
-                k.state == KeyState::Enabled && k.rotation_period_days.is_some() && unsupported_kind(k).is_none()
+                k.state == KeyState::Enabled
+                    && k.rotation_period_days.is_some()
+                    && unsupported_kind(k).is_none()
+                    // A multi-region key rotates in its primary region only (and ships the
+                    // new version to its replicas).
+                    && crate::multi_region::state_of(&self.multi_region, k)
+                        .is_none_or(|m| m.accepts_shared_changes(&k.region) && m.staged.is_none())
             })
             .filter_map(|k| k.rotation.next_ms.filter(|d| *d <= now_ms).map(|d| (k.id.clone(), d)))
             .collect()
@@ -307,8 +308,31 @@ mod tests {
         r.apply(T0, Command::SetEnabled { key: r.id.clone(), enabled: true }).unwrap();
         r.apply(T0, Command::ScheduleDeletion { key: r.id.clone(), window_days: 7 }).unwrap();
         assert!(matches!(r.rotate(T0, RotationType::OnDemand, 3, None), Err(CoreError::InvalidState { .. })));
+        // A multi-region key without replicas rotates at once; with replicas the new version is
+        // staged until every replica region acknowledged it (M2).
         let mut mrk = Region1::new(true);
-        assert!(matches!(mrk.rotate(T0, RotationType::OnDemand, 2, None), Err(CoreError::Unsupported(_))));
+        mrk.rotate(T0, RotationType::OnDemand, 2, None).unwrap();
+        assert_eq!(mrk.key().current_version, 2);
+        let eu = Region::parse("eu-west-1").unwrap();
+        let init = crate::multi_region::ReplicaInit::default();
+        mrk.apply(T0, Command::ReplicateKey { key: mrk.id.clone(), region: eu.clone(), init }).unwrap();
+        mrk.rotate(T0 + 1, RotationType::OnDemand, 3, None).unwrap();
+        assert_eq!(mrk.key().current_version, 2, "staged, not current");
+        assert!(mrk.key().material(3).is_some());
+        assert!(matches!(mrk.rotate(T0 + 2, RotationType::OnDemand, 4, None), Err(CoreError::Conflict(_))));
+        let m = mrk.s.multi_region[&mrk.id].clone();
+        let staged = m.staged.clone().unwrap();
+        assert_eq!(staged.material_version, 3);
+        // An acknowledgement of an older shared version does not activate it.
+        let id = mrk.id.clone();
+        let ack = |version| Command::ReplicaAcked { key: id.clone(), region: eu.clone(), epoch: m.epoch.clone(), version };
+        mrk.apply(T0 + 3, ack(staged.shared_version - 1)).unwrap();
+        assert_eq!(mrk.key().current_version, 2);
+        mrk.apply(T0 + 4, ack(staged.shared_version)).unwrap();
+        assert_eq!(mrk.key().current_version, 3, "active once the replica holds it");
+        let after = &mrk.s.multi_region[&mrk.id];
+        assert!(after.staged.is_none());
+        assert_eq!(after.version, staged.shared_version + 1, "the activation is itself shipped");
     }
 
     #[test]

@@ -284,16 +284,49 @@ impl RegionState {
                 Ok(Applied::Key(Box::new(k.clone())))
             }
             Command::SetRotation { key, period_days } => {
+                let mrk = self.for_shared_change(key)?;
                 let k = self.key_mut(key)?;
                 lifecycle::check_rotation_change(k)?;
                 crate::rotation::set_period(k, *period_days, now);
                 touched.keys.push(key.clone());
-                Ok(Applied::Key(Box::new(k.clone())))
+                let out = Applied::Key(Box::new(k.clone()));
+                if let Some(mut m) = mrk {
+                    let what = match period_days {
+                        Some(d) => format!("automatic rotation every {d} days"),
+                        None => "automatic rotation disabled".into(),
+                    };
+                    m.bump(&k.region.clone(), now, what);
+                    self.put_mrk(key, m, touched);
+                }
+                Ok(out)
             }
             Command::RotateKey { key, kind, material, due_ms } => {
+                let mrk = self.for_shared_change(key)?;
+                if let Some(st) = mrk.as_ref().and_then(|m| m.staged.as_ref()) {
+                    return Err(CoreError::Conflict(format!(
+                        "Key '{key}' is being rotated: backing key version {} is not yet in every replica region",
+                        st.material_version
+                    )));
+                }
                 let k = self.key_mut(key)?;
+                let previous = k.current_version;
                 crate::rotation::apply_rotate(k, *kind, material, *due_ms, now)?;
                 touched.keys.push(key.clone());
+                if let Some(mut m) = mrk {
+                    let region = k.region.clone();
+                    if m.replicas.is_empty() {
+                        m.bump(&region, now, format!("backing key version {} added and activated", material.version));
+                    } else {
+                        // M2: the new version encrypts only once every replica region holds it.
+                        k.current_version = previous;
+                        m.bump(&region, now, format!("backing key version {} staged", material.version));
+                        m.staged =
+                            Some(mrk::Staged { material_version: material.version, shared_version: m.version });
+                    }
+                    let out = Applied::Key(Box::new(k.clone()));
+                    self.put_mrk(key, m, touched);
+                    return Ok(out);
+                }
                 Ok(Applied::Key(Box::new(k.clone())))
             }
             Command::ImportKeyMaterial { key, material, commitment, valid_to_ms } => {
@@ -315,10 +348,19 @@ impl RegionState {
                 self.change_mrk(key, touched, |k, m| mrk::apply_handover(k, m, region, now))
             }
             Command::ForcePromote { key } => self.change_mrk(key, touched, |k, m| mrk::apply_force_promote(k, m, now)),
-            Command::ReplicaAcked { key, region, epoch, version } => self.change_mrk(key, touched, |_, m| {
-                mrk::apply_acked(m, region, epoch, *version);
-                Ok(())
-            }),
+            Command::ReplicaAcked { key, region, epoch, version } => {
+                let k = self.keys.get(key).ok_or_else(|| CoreError::NotFound(format!("Key '{key}' does not exist")))?;
+                let (mut k, mut m) = match mrk::state_of(&self.multi_region, k) {
+                    Some(m) => (k.clone(), m),
+                    None => return Err(CoreError::Unsupported(format!("{} is not a multi-Region key.", k.arn()))),
+                };
+                mrk::apply_acked(&mut k, &mut m, region, epoch, *version, now);
+                let out = Applied::Key(Box::new(k.clone()));
+                touched.keys.push(key.clone());
+                self.keys.insert(key.clone(), k);
+                self.put_mrk(key, m, touched);
+                Ok(out)
+            }
             Command::Fenced { key, by } => self.change_mrk(key, touched, |_, m| {
                 mrk::apply_fenced(m, by);
                 Ok(())
@@ -347,6 +389,17 @@ impl RegionState {
                 Ok(Applied::Replica(answer))
             }
         }
+    }
+
+    /// The MRK state a shared change of `key` updates (`None` for a single-region key).
+    fn for_shared_change(&self, key: &KeyId) -> Result<Option<MrkState>, CoreError> {
+        let k = self.keys.get(key).ok_or_else(|| CoreError::NotFound(format!("Key '{key}' does not exist")))?;
+        mrk::for_shared_change(&self.multi_region, k)
+    }
+
+    fn put_mrk(&mut self, key: &KeyId, m: MrkState, touched: &mut Touched) {
+        self.multi_region.insert(key.clone(), m);
+        touched.multi_region.push(key.clone());
     }
 
     /// Applies `f` to a multi-region key and its state; stores both if `f` succeeds.

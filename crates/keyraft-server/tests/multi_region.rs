@@ -314,3 +314,53 @@ async fn forced_promotion_fences_the_old_primary_when_it_returns() {
     assert_eq!(mr_type(&describe(&us, &id).await), Some(MultiRegionKeyType::Primary));
     c.shutdown().await;
 }
+
+/// The backing-key version a keyraft ciphertext names (format v1: version after the key id).
+fn blob_version(blob: &[u8]) -> u32 {
+    let l = usize::from(blob[1]);
+    u32::from_be_bytes(blob[2 + l..6 + l].try_into().expect("4 bytes"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotation_is_staged_in_every_replica_before_it_encrypts() {
+    let c = Cluster::ready(&[US, EU]).await.expect("cluster");
+    let (us, eu) = (c.client(US, 1), c.client(EU, 3));
+    let id = create_mrk(&us).await;
+    replicate(&us, &id, EU).await;
+
+    // The rotation setting is shared: set on the primary, visible in the replica at once.
+    us.enable_key_rotation().key_id(&id).rotation_period_in_days(90).send().await.expect("enable rotation");
+    let st = eu.get_key_rotation_status().key_id(&id).send().await.expect("status in eu");
+    assert!(st.key_rotation_enabled());
+    assert_eq!(st.rotation_period_in_days(), Some(90));
+    assert_code(eu.rotate_key_on_demand().key_id(&id).send().await, "UnsupportedOperationException", "replica");
+
+    us.rotate_key_on_demand().key_id(&id).send().await.expect("rotate");
+    let blob = encrypt(&us, &id, b"version 2").await;
+    assert_eq!(blob_version(&blob), 2);
+    assert_eq!(decrypt(&eu, &blob).await.0, b"version 2");
+    let rotations = eu.list_key_rotations().key_id(&id).send().await.expect("rotations in eu");
+    assert_eq!(rotations.rotations().len(), 1);
+
+    // With the replica region cut off, a rotation is staged but not used: the primary keeps
+    // encrypting with a version every region holds (M2), so the ciphertexts stay readable there.
+    c.links.cut(US, EU);
+    assert_code(us.rotate_key_on_demand().key_id(&id).send().await, "DependencyTimeoutException", "unconfirmed");
+    let during = encrypt(&us, &id, b"during the cut").await;
+    assert_eq!(blob_version(&during), 2, "the staged version 3 must not encrypt yet");
+    assert_code(us.rotate_key_on_demand().key_id(&id).send().await, "ConflictException", "still staging");
+    c.links.heal();
+    let us_ref = &us;
+    let id_ref = &id;
+    eventually("version 3 becomes current after healing", Duration::from_secs(20), || async move {
+        let b = us_ref.encrypt().key_id(id_ref).plaintext(Blob::new(b"x")).send().await;
+        b.ok().and_then(|o| o.ciphertext_blob().map(|b| blob_version(b.as_ref()))) == Some(3)
+    })
+    .await;
+    let after = encrypt(&us, &id, b"version 3").await;
+    assert_eq!(decrypt(&eu, &after).await.0, b"version 3");
+    assert_eq!(decrypt(&eu, &during).await.0, b"during the cut");
+    let v3_in_eu = encrypt(&eu, &id, b"eu uses version 3 too").await;
+    assert_eq!(blob_version(&v3_in_eu), 3);
+    c.shutdown().await;
+}

@@ -56,6 +56,9 @@ pub enum KmsError {
     /// ImportKeyMaterial: the import token's 24 hours have passed.
     #[error("{0}")]
     ExpiredImportToken(String),
+    /// RotateKeyOnDemand: a rotation is still in progress.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<CoreError> for KmsError {
@@ -72,6 +75,7 @@ impl From<CoreError> for KmsError {
             CoreError::Tag(_) => KmsError::Tag(msg),
             CoreError::Unsupported(_) => KmsError::Unsupported(msg),
             CoreError::IncorrectKeyMaterial(_) => KmsError::IncorrectKeyMaterial(msg),
+            CoreError::Conflict(_) => KmsError::Conflict(msg),
         }
     }
 }

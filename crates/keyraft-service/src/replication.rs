@@ -388,6 +388,16 @@ impl Kms {
         self.node().state().read(|s| multi_region::state_of(&s.multi_region, key))
     }
 
+    /// After a shared change of `k` committed here: for a multi-region key, waits until every
+    /// replica region holds it (M3); nothing for a single-region key.
+    pub(crate) async fn await_shared_change(&self, k: &KeyRecord) -> Result<(), KmsError> {
+        if !k.multi_region {
+            return Ok(());
+        }
+        let m = self.multi_region_state_now(k).await?;
+        self.await_replicated(&k.id, &m.epoch, m.version).await
+    }
+
     /// The multi-region state of a key after the read barrier (so it includes a write this node
     /// just made through the leader).
     pub(crate) async fn multi_region_state_now(&self, key: &KeyRecord) -> Result<MrkState, KmsError> {

@@ -9,6 +9,7 @@ impl Kms {
     pub async fn disable_key_rotation(&self, caller: &Caller, key: &KeyRef) -> Result<(), KmsError> {
         no_alias(key)?;
         let k = self.resolve(caller, key).await?;
-        self.propose(Command::SetRotation { key: k.id, period_days: None }).await.map(|_| ())
+        self.propose(Command::SetRotation { key: k.id.clone(), period_days: None }).await?;
+        self.await_shared_change(&k).await
     }
 }

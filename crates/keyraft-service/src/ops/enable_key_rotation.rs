@@ -1,6 +1,7 @@
 //! EnableKeyRotation: RotationPeriodInDays 90–2560, default 365. The first automatic rotation is
 //! due a period later (`keyraft_core::rotation`); the leader's housekeeping performs it.
-//! Multi-region keys are refused until the multi-region two-phase protocol exists.
+//! On a multi-region key it is a shared property: set on the primary, answered once every replica
+//! region holds it.
 
 use keyraft_core::{Command, KeyRef};
 
@@ -22,12 +23,8 @@ impl Kms {
             )));
         }
         let k = self.resolve(caller, key).await?;
-        if k.multi_region {
-            return Err(KmsError::Unsupported(format!(
-                "{} is a multi-Region key; its rotation needs the multi-region two-phase protocol, which this keyraft version does not have yet.",
-                k.arn()
-            )));
-        }
-        self.propose(Command::SetRotation { key: k.id, period_days: Some(days) }).await.map(|_| ())
+        self.propose(Command::SetRotation { key: k.id.clone(), period_days: Some(days) }).await?;
+        // The rotation setting is shared by a multi-region key's regions.
+        self.await_shared_change(&k).await
     }
 }

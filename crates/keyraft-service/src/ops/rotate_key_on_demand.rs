@@ -1,5 +1,7 @@
 //! RotateKeyOnDemand: a new backing-key version now, generated and wrapped on this node before
-//! proposing (like CreateKey). Symmetric AWS_KMS single-region keys only; at most 25 per key.
+//! proposing (like CreateKey). Symmetric AWS_KMS keys only; at most 25 per key. A multi-region
+//! key rotates on its primary: the new version is staged in every replica region and becomes
+//! current once they all hold it (M2); the call returns then.
 //! Unlike AWS the rotation completes before the call returns, so GetKeyRotationStatus never shows
 //! an on-demand rotation in progress.
 
@@ -22,7 +24,12 @@ impl Kms {
             rotation::check_rotate_on_demand(&k)?;
             let command = self.rotation_command(&k, RotationType::OnDemand, None);
             match self.propose(command).await {
-                Ok(applied) => return Ok(applied_key(applied)?.arn()),
+                Ok(applied) => {
+                    // A multi-region key's new version is staged in every replica region and
+                    // then activated (M2); answered once the replicas hold it (M3).
+                    self.await_shared_change(&k).await?;
+                    return Ok(applied_key(applied)?.arn());
+                }
                 // Another rotation took this version first: read the key again and retry.
                 Err(KmsError::InvalidState(m)) if m.contains("rotated concurrently") => continue,
                 Err(e) => return Err(e),

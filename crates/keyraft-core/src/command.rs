@@ -143,6 +143,12 @@ pub enum Command {
         key: KeyId,
         by: Epoch,
     },
+    /// The shipper learnt that `region` deleted its replica: it leaves the replica list.
+    ReplicaGone {
+        key: KeyId,
+        region: Region,
+        epoch: Epoch,
+    },
 }
 
 impl Command {

@@ -309,6 +309,11 @@ pub(crate) fn apply_acked(k: &mut KeyRecord, m: &mut MrkState, dest: &Region, ep
     if m.acked.get(dest).is_some_and(|v| *v >= m.version) {
         m.replica_init.remove(dest);
     }
+    activate_if_everywhere(k, m, now);
+}
+
+/// Makes a staged backing-key version current once every replica acknowledged it.
+fn activate_if_everywhere(k: &mut KeyRecord, m: &mut MrkState, now: u64) {
     if let Some(st) = m.staged.clone() {
         let everywhere = m.replicas.iter().all(|r| m.acked.get(r).is_some_and(|v| *v >= st.shared_version));
         if everywhere && m.accepts_shared_changes(&k.region) {
@@ -316,6 +321,25 @@ pub(crate) fn apply_acked(k: &mut KeyRecord, m: &mut MrkState, dest: &Region, ep
             m.staged = None;
             m.bump(&k.region, now, format!("backing key version {} activated", st.material_version));
         }
+    }
+}
+
+/// `dest` answered that it deleted its replica: the primary drops it from the replica list (a
+/// shared change, shipped to the other replicas). A primary waiting in PendingReplicaDeletion
+/// whose last replica is gone starts its own waiting period, as AWS does.
+pub(crate) fn apply_replica_gone(k: &mut KeyRecord, m: &mut MrkState, dest: &Region, epoch: &Epoch, now: u64) {
+    if &m.epoch != epoch || !m.accepts_shared_changes(&k.region) || !m.replicas.contains(dest) {
+        return;
+    }
+    m.replicas.remove(dest);
+    m.acked.remove(dest);
+    m.replica_init.remove(dest);
+    m.bump(&k.region, now, format!("replica in {dest} deleted"));
+    activate_if_everywhere(k, m, now);
+    if m.replicas.is_empty() && k.state == KeyState::PendingReplicaDeletion {
+        let days = u64::from(k.pending_window_days.unwrap_or(30));
+        k.state = KeyState::PendingDeletion;
+        k.deletion_ms = Some(now.saturating_add(days * 24 * 60 * 60 * 1000));
     }
 }
 

@@ -325,7 +325,8 @@ mod tests {
         assert_eq!(staged.material_version, 3);
         // An acknowledgement of an older shared version does not activate it.
         let id = mrk.id.clone();
-        let ack = |version| Command::ReplicaAcked { key: id.clone(), region: eu.clone(), epoch: m.epoch.clone(), version };
+        let ack =
+            |version| Command::ReplicaAcked { key: id.clone(), region: eu.clone(), epoch: m.epoch.clone(), version };
         mrk.apply(T0 + 3, ack(staged.shared_version - 1)).unwrap();
         assert_eq!(mrk.key().current_version, 2);
         mrk.apply(T0 + 4, ack(staged.shared_version)).unwrap();

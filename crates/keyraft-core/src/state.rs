@@ -320,8 +320,7 @@ impl RegionState {
                         // M2: the new version encrypts only once every replica region holds it.
                         k.current_version = previous;
                         m.bump(&region, now, format!("backing key version {} staged", material.version));
-                        m.staged =
-                            Some(mrk::Staged { material_version: material.version, shared_version: m.version });
+                        m.staged = Some(mrk::Staged { material_version: material.version, shared_version: m.version });
                     }
                     let out = Applied::Key(Box::new(k.clone()));
                     self.put_mrk(key, m, touched);
@@ -348,19 +347,14 @@ impl RegionState {
                 self.change_mrk(key, touched, |k, m| mrk::apply_handover(k, m, region, now))
             }
             Command::ForcePromote { key } => self.change_mrk(key, touched, |k, m| mrk::apply_force_promote(k, m, now)),
-            Command::ReplicaAcked { key, region, epoch, version } => {
-                let k = self.keys.get(key).ok_or_else(|| CoreError::NotFound(format!("Key '{key}' does not exist")))?;
-                let (mut k, mut m) = match mrk::state_of(&self.multi_region, k) {
-                    Some(m) => (k.clone(), m),
-                    None => return Err(CoreError::Unsupported(format!("{} is not a multi-Region key.", k.arn()))),
-                };
-                mrk::apply_acked(&mut k, &mut m, region, epoch, *version, now);
-                let out = Applied::Key(Box::new(k.clone()));
-                touched.keys.push(key.clone());
-                self.keys.insert(key.clone(), k);
-                self.put_mrk(key, m, touched);
-                Ok(out)
-            }
+            Command::ReplicaAcked { key, region, epoch, version } => self.change_mrk(key, touched, |k, m| {
+                mrk::apply_acked(k, m, region, epoch, *version, now);
+                Ok(())
+            }),
+            Command::ReplicaGone { key, region, epoch } => self.change_mrk(key, touched, |k, m| {
+                mrk::apply_replica_gone(k, m, region, epoch, now);
+                Ok(())
+            }),
             Command::Fenced { key, by } => self.change_mrk(key, touched, |_, m| {
                 mrk::apply_fenced(m, by);
                 Ok(())
@@ -407,15 +401,19 @@ impl RegionState {
         &mut self,
         key: &KeyId,
         touched: &mut Touched,
-        f: impl FnOnce(&KeyRecord, &mut MrkState) -> Result<(), CoreError>,
+        f: impl FnOnce(&mut KeyRecord, &mut MrkState) -> Result<(), CoreError>,
     ) -> ApplyResult {
         let k = self.keys.get(key).ok_or_else(|| CoreError::NotFound(format!("Key '{key}' does not exist")))?;
         let mut m = mrk::state_of(&self.multi_region, k)
             .ok_or_else(|| CoreError::Unsupported(format!("{} is not a multi-Region key.", k.arn())))?;
-        f(k, &mut m)?;
+        let mut k = k.clone();
+        f(&mut k, &mut m)?;
         let out = Applied::Key(Box::new(k.clone()));
-        self.multi_region.insert(key.clone(), m);
-        touched.multi_region.push(key.clone());
+        if self.keys.get(key) != Some(&k) {
+            self.keys.insert(key.clone(), k);
+            touched.keys.push(key.clone());
+        }
+        self.put_mrk(key, m, touched);
         Ok(out)
     }
 

@@ -364,3 +364,50 @@ async fn rotation_is_staged_in_every_replica_before_it_encrypts() {
     assert_eq!(blob_version(&v3_in_eu), 3);
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_primary_waits_for_its_replicas_to_be_deleted() {
+    const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+    let clock = keyraft_testkit::TestClock::new();
+    let c = Cluster::start_with_clock(&[US, EU], Cluster::test_timings(), clock.clone()).await.expect("cluster");
+    for r in [US, EU] {
+        c.wait_leader(r, Duration::from_secs(20)).await.expect("leader");
+    }
+    let (us, eu) = (c.client(US, 1), c.client(EU, 1));
+    let id = create_mrk(&us).await;
+    replicate(&us, &id, EU).await;
+    let d = us.schedule_key_deletion().key_id(&id).pending_window_in_days(7).send().await.expect("schedule primary");
+    assert_eq!(d.key_state(), Some(&KeyState::PendingReplicaDeletion));
+    assert_code(
+        us.encrypt().key_id(&id).plaintext(Blob::new(b"x")).send().await,
+        "KMSInvalidStateException",
+        "a primary pending replica deletion is not usable",
+    );
+    // Weeks pass: the primary waits as long as a replica exists.
+    clock.advance(40 * DAY);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(describe(&us, &id).await.key_state(), Some(&KeyState::PendingReplicaDeletion));
+
+    eu.schedule_key_deletion().key_id(&id).pending_window_in_days(7).send().await.expect("schedule replica");
+    clock.advance(7 * DAY + Duration::from_secs(1));
+    let (eu_ref, us_ref, id_ref) = (&eu, &us, &id);
+    eventually("the replica is deleted", Duration::from_secs(20), || async move {
+        eu_ref.describe_key().key_id(id_ref).send().await.is_err()
+    })
+    .await;
+    // The primary learns it (probe) and starts its own 7-day waiting period.
+    eventually("the primary enters PendingDeletion", Duration::from_secs(20), || async move {
+        let md = us_ref.describe_key().key_id(id_ref).send().await.ok().and_then(|o| o.key_metadata().cloned());
+        md.is_some_and(|m| m.key_state() == Some(&KeyState::PendingDeletion))
+    })
+    .await;
+    let md = describe(&us, &id).await;
+    assert!(md.multi_region_configuration().is_some_and(|c| c.replica_keys().is_empty()), "{md:?}");
+    assert_eq!(md.pending_deletion_window_in_days(), Some(7));
+    clock.advance(7 * DAY + Duration::from_secs(1));
+    eventually("the primary is deleted", Duration::from_secs(20), || async move {
+        us_ref.describe_key().key_id(id_ref).send().await.is_err()
+    })
+    .await;
+    c.shutdown().await;
+}

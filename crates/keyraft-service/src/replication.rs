@@ -102,11 +102,17 @@ pub struct Replication {
     directory: BTreeMap<Region, [u8; 32]>,
     link: Arc<dyn Link>,
     stats: Mutex<BTreeMap<Region, DestStats>>,
+    /// When the shipper last probed the replicas of primaries in PendingReplicaDeletion.
+    last_probe: Mutex<Option<Instant>>,
 }
+
+/// How often a primary in PendingReplicaDeletion asks its replica regions whether they still
+/// hold the key.
+const PROBE_EVERY: Duration = Duration::from_secs(2);
 
 impl Replication {
     pub fn new(transport: TransportKey, directory: BTreeMap<Region, [u8; 32]>, link: Arc<dyn Link>) -> Self {
-        Replication { transport, directory, link, stats: Mutex::default() }
+        Replication { transport, directory, link, stats: Mutex::default(), last_probe: Mutex::default() }
     }
 
     pub fn regions(&self) -> impl Iterator<Item = &Region> {
@@ -221,15 +227,18 @@ impl Kms {
         }
     }
 
-    /// Ships one key's state to one destination and commits the outcome.
-    async fn ship_one(&self, key: &KeyId, dest: &Region) -> Result<(), KmsError> {
+    /// Ships one key's state to one destination and commits the outcome. A `probe` ships even
+    /// if the destination is up to date (a primary in PendingReplicaDeletion learns this way
+    /// that a replica was deleted).
+    async fn ship_one(&self, key: &KeyId, dest: &Region, probe: bool) -> Result<(), KmsError> {
         let Some((k, m)) = self.node().state().read(|s| {
             let k = s.keys.get(key)?;
             Some((k.clone(), multi_region::state_of(&s.multi_region, k)?))
         }) else {
             return Ok(());
         };
-        if m.fenced_by.is_some() || m.acked.get(dest).is_none_or(|v| *v >= m.version) {
+        let up_to_date = m.acked.get(dest).is_none_or(|v| *v >= m.version);
+        if m.fenced_by.is_some() || (up_to_date && !(probe && m.replicas.contains(dest))) {
             return Ok(());
         }
         let req = self.build_shipment(&k, &m, dest)?;
@@ -248,8 +257,11 @@ impl Kms {
             ReplicaAnswer::Holds { version, .. } => {
                 Command::ReplicaAcked { key: key.clone(), region: dest.clone(), epoch: m.epoch.clone(), version }
             }
-            // The destination deleted its replica: stop sending (the replica list keeps it
-            // until replica deletion is propagated; see ARCHITECTURE.md).
+            // The destination deleted its replica: the primary drops it from the replica list;
+            // any other sender just stops sending.
+            ReplicaAnswer::Deleted if m.accepts_shared_changes(self.region()) => {
+                Command::ReplicaGone { key: key.clone(), region: dest.clone(), epoch: m.epoch.clone() }
+            }
             ReplicaAnswer::Deleted => Command::ReplicaAcked {
                 key: key.clone(),
                 region: dest.clone(),
@@ -278,25 +290,38 @@ impl Kms {
     /// One round of the shipper: every pending (key, destination), destinations in parallel.
     pub async fn ship_pending(&self) {
         let Ok(r) = self.replication() else { return };
-        let pending: BTreeMap<Region, Vec<KeyId>> = self.node().state().read(|s| {
-            let mut out: BTreeMap<Region, Vec<KeyId>> = BTreeMap::new();
+        let probe_due = r.last_probe.lock().map(|t| t.is_none_or(|t| t.elapsed() >= PROBE_EVERY)).unwrap_or(false);
+        let region = self.region().clone();
+        let pending: BTreeMap<Region, Vec<(KeyId, bool)>> = self.node().state().read(|s| {
+            let mut out: BTreeMap<Region, Vec<(KeyId, bool)>> = BTreeMap::new();
             for (id, m) in &s.multi_region {
                 if m.fenced_by.is_some() {
                     continue;
                 }
                 for (dest, _) in m.pending() {
-                    out.entry(dest.clone()).or_default().push(id.clone());
+                    out.entry(dest.clone()).or_default().push((id.clone(), false));
+                }
+                let waiting = s.keys.get(id).is_some_and(|k| k.state == keyraft_core::KeyState::PendingReplicaDeletion);
+                if probe_due && waiting && m.accepts_shared_changes(&region) {
+                    for dest in &m.replicas {
+                        out.entry(dest.clone()).or_default().push((id.clone(), true));
+                    }
                 }
             }
             out
         });
+        if probe_due {
+            if let Ok(mut t) = r.last_probe.lock() {
+                *t = Some(Instant::now());
+            }
+        }
         let now = Instant::now();
         let rounds = pending.into_iter().filter(|(dest, _)| {
             r.stats.lock().map(|s| s.get(dest).and_then(|d| d.retry_after).is_none_or(|t| t <= now)).unwrap_or(true)
         });
         futures_join(rounds.map(|(dest, keys)| async move {
-            for key in keys.iter().take(256) {
-                if let Err(e) = self.ship_one(key, &dest).await {
+            for (key, probe) in keys.iter().take(256) {
+                if let Err(e) = self.ship_one(key, &dest, *probe).await {
                     tracing::debug!(%key, %dest, error = %e, "shipment failed; will retry");
                     if let Ok(mut stats) = r.stats.lock() {
                         let s = stats.entry(dest.clone()).or_default();

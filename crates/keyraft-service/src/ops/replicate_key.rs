@@ -55,6 +55,13 @@ impl Kms {
             .await?;
         let m = self.multi_region_state_now(&k).await?;
         self.await_replicated(&k.id, &m.epoch, m.version).await?;
+        let now = self.multi_region_state_now(&k).await?;
+        if !now.replicas.contains(&input.region) {
+            return Err(KmsError::InvalidState(format!(
+                "{} once held a replica of {} that was deleted; a deleted key id cannot be replicated there again",
+                input.region, k.id
+            )));
+        }
         // What the replica region now holds, as the primary region knows it (the shared state
         // plus the per-region properties it was created with).
         let replica = KeyRecord {

@@ -38,6 +38,9 @@ pub struct DevOptions {
     pub ports: Option<Vec<[u16; 3]>>,
     /// Wraps every node's cross-region link (tests inject faults through it).
     pub link_wrap: Option<crate::link::LinkWrap>,
+    /// Run only these regions' nodes (the others stay configured: a region outage for DR
+    /// drills). `None`: every region.
+    pub run_regions: Option<Vec<Region>>,
 }
 
 impl DevOptions {
@@ -50,6 +53,7 @@ impl DevOptions {
             tweak: None,
             ports: None,
             link_wrap: None,
+            run_regions: None,
         }
     }
 }
@@ -190,8 +194,19 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 /// Starts every node, waits for a leader in each region and writes `dev.json`.
 pub async fn start(opts: &DevOptions, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> anyhow::Result<DevCluster> {
     let (configs, creds) = configs(opts)?;
+    // Every region's endpoints go to dev.json, also those not run now (`--run-regions`).
+    let mut regions: BTreeMap<String, RegionEndpoints> = BTreeMap::new();
+    for c in &configs {
+        let e =
+            regions.entry(c.region.to_string()).or_insert_with(|| RegionEndpoints { endpoints: vec![], admin: vec![] });
+        e.endpoints.push(format!("http://{}", c.api_addr));
+        e.admin.push(format!("http://{}", c.admin_addr));
+    }
     let mut nodes = Vec::new();
     for cfg in configs {
+        if opts.run_regions.as_ref().is_some_and(|run| !run.contains(&cfg.region)) {
+            continue;
+        }
         nodes.push(RunningNode::start_with_link(cfg, clock.clone(), entropy.clone(), opts.link_wrap.clone()).await?);
     }
     for n in &nodes {
@@ -199,14 +214,6 @@ pub async fn start(opts: &DevOptions, clock: Arc<dyn Clock>, entropy: Arc<dyn En
     }
     for n in &nodes {
         n.wait_for_leader(Duration::from_secs(30)).await?;
-    }
-    let mut regions: BTreeMap<String, RegionEndpoints> = BTreeMap::new();
-    for n in &nodes {
-        let e = regions
-            .entry(n.config.region.to_string())
-            .or_insert_with(|| RegionEndpoints { endpoints: vec![], admin: vec![] });
-        e.endpoints.push(n.api_url.clone());
-        e.admin.push(n.admin_url.clone());
     }
     let info = DevInfo { account_id: DEV_ACCOUNT.into(), access_key_id: creds.0, secret_access_key: creds.1, regions };
     write_private(&opts.data_dir.join("dev.json"), &serde_json::to_string_pretty(&info)?)?;

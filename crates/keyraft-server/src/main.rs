@@ -40,6 +40,10 @@ enum Cmd {
         /// Region i, node n listens on base+100i+n (AWS API), +10+n (Raft), +20+n (admin).
         #[arg(long, default_value_t = dev::DEFAULT_BASE_PORT)]
         base_port: u16,
+        /// Run only these of the regions (the others stay configured but down: a region
+        /// outage, for DR drills with `keyraft dr`).
+        #[arg(long, value_delimiter = ',')]
+        run_regions: Option<Vec<String>>,
     },
     /// Show a region's nodes, leader, term and log indexes, asked from a node's admin URL.
     Status {
@@ -153,14 +157,21 @@ async fn main() -> anyhow::Result<()> {
             tokio::signal::ctrl_c().await?;
             node.shutdown().await;
         }
-        Cmd::Dev { data_dir, regions, base_port } => {
+        Cmd::Dev { data_dir, regions, base_port, run_regions } => {
             init_tracing();
             let mut opts = DevOptions::new(data_dir);
             opts.base_port = base_port;
-            opts.regions = regions
-                .iter()
-                .map(|r| Region::parse(r).map_err(|e| anyhow::anyhow!("{e}")))
-                .collect::<anyhow::Result<_>>()?;
+            let parse = |list: &[String]| -> anyhow::Result<Vec<Region>> {
+                list.iter().map(|r| Region::parse(r).map_err(|e| anyhow::anyhow!("{e}"))).collect()
+            };
+            opts.regions = parse(&regions)?;
+            if let Some(run) = &run_regions {
+                let run = parse(run)?;
+                if let Some(r) = run.iter().find(|r| !opts.regions.contains(r)) {
+                    anyhow::bail!("--run-regions names {r}, which is not among --regions");
+                }
+                opts.run_regions = Some(run);
+            }
             let cluster = dev::start(&opts, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
             let info = &cluster.info;
             println!(
@@ -173,7 +184,8 @@ async fn main() -> anyhow::Result<()> {
             println!("  access key id     {}", info.access_key_id);
             println!("  secret access key {}", info.secret_access_key);
             for (region, e) in &info.regions {
-                println!("  {region}");
+                let down = opts.run_regions.as_ref().is_some_and(|run| !run.iter().any(|r| r.as_str() == region));
+                println!("  {region}{}", if down { " (not running: --run-regions)" } else { "" });
                 println!("    endpoints {}", e.endpoints.join(" "));
                 println!("    admin     {}", e.admin.join(" "));
             }
@@ -190,9 +202,15 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Status { endpoint, json } => {
             let s = keyraft_server::status::fetch(&endpoint).await?;
             if json {
+                // The region status only (scripts read it); replication: GET /v1/replication.
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
+                let r = keyraft_server::status::fetch_replication(&endpoint).await;
                 print!("{}", keyraft_server::status::render(&s));
+                match r {
+                    Ok(r) => print!("{}", keyraft_server::status::render_replication(&r)),
+                    Err(e) => println!("multi-region replication: {e}"),
+                }
             }
         }
         Cmd::Bench(args) => {

@@ -9,6 +9,47 @@ pub async fn fetch(endpoint: &str) -> anyhow::Result<RegionStatus> {
     Ok(resp.json().await?)
 }
 
+/// `/v1/replication` of the same node.
+pub async fn fetch_replication(endpoint: &str) -> anyhow::Result<crate::admin::ReplicationReport> {
+    let url = format!("{}/v1/replication", endpoint.trim_end_matches('/'));
+    let resp = reqwest::get(&url).await?;
+    anyhow::ensure!(resp.status().is_success(), "{url} answered {}", resp.status());
+    Ok(resp.json().await?)
+}
+
+/// The replication section of `keyraft status`: per destination region, the outbox depth, the
+/// age of the oldest unacknowledged change and the lag of acknowledged ones.
+pub fn render_replication(r: &crate::admin::ReplicationReport) -> String {
+    if r.destinations.is_empty() {
+        return "multi-region replication: not configured\n".into();
+    }
+    let mut out = format!(
+        "multi-region replication from {} (node {}{})\n",
+        r.region,
+        r.answered_by,
+        if r.leader { ", the shipper" } else { "; lag and counters are kept by the leader" }
+    );
+    out.push_str(&format!(
+        "{:<14} {:>7} {:>12} {:>9} {:>9} {:>8} {:>8} {:>8}  {}\n",
+        "destination", "outbox", "oldest (ms)", "shipped", "failures", "p50 ms", "p99 ms", "max ms", "last error"
+    ));
+    for (dest, d) in &r.destinations {
+        out.push_str(&format!(
+            "{:<14} {:>7} {:>12} {:>9} {:>9} {:>8} {:>8} {:>8}  {}\n",
+            dest,
+            d.outbox_depth,
+            opt(d.oldest_pending_ms),
+            d.shipped,
+            d.failures,
+            opt(d.lag_p50_ms),
+            opt(d.lag_p99_ms),
+            opt(d.lag_max_ms),
+            d.last_error.as_deref().unwrap_or("-")
+        ));
+    }
+    out
+}
+
 fn opt(v: Option<u64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
 }

@@ -411,3 +411,63 @@ async fn a_primary_waits_for_its_replicas_to_be_deleted() {
     .await;
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shipping_survives_a_leader_change_and_duplicates_apply_once() {
+    let mut c = Cluster::ready(&[US, EU]).await.expect("cluster");
+    let us = c.client(US, 1);
+    let id = create_mrk(&us).await;
+    replicate(&us, &id, EU).await;
+    let eu_node = |c: &Cluster| c.node(EU, 1).kms.clone();
+    let created = eu_node(&c).multi_region_states()[0].0.creation_ms;
+
+    // Every shipment is delivered twice from here on; the link is cut while a rotation is
+    // staged, and the primary region's leader (its shipper) is stopped before the link heals.
+    c.links.duplicate(true);
+    c.links.cut(US, EU);
+    assert_code(us.rotate_key_on_demand().key_id(&id).send().await, "DependencyTimeoutException", "cut");
+    let leader = c.leader(US).expect("us leader");
+    c.stop_node(US, leader).await;
+    c.wait_leader(US, Duration::from_secs(20)).await.expect("new us leader");
+    c.links.heal();
+    let survivor = if leader == 1 { 2 } else { 1 };
+    let us = c.client(US, survivor);
+    let (us_ref, id_ref) = (&us, &id);
+    eventually("version 2 active in us-east-1", Duration::from_secs(30), || async move {
+        let b = us_ref.encrypt().key_id(id_ref).plaintext(Blob::new(b"x")).send().await;
+        b.ok().and_then(|o| o.ciphertext_blob().map(|b| blob_version(b.as_ref()))) == Some(2)
+    })
+    .await;
+    let eu = c.client(EU, 2);
+    let (eu_ref, id_ref) = (&eu, &id);
+    eventually("version 2 active in eu-west-1", Duration::from_secs(30), || async move {
+        let b = eu_ref.encrypt().key_id(id_ref).plaintext(Blob::new(b"x")).send().await;
+        b.ok().and_then(|o| o.ciphertext_blob().map(|b| blob_version(b.as_ref()))) == Some(2)
+    })
+    .await;
+    // Both regions hold the same shared state; every effect happened once in eu-west-1.
+    let primary = c.node(US, survivor).kms.clone();
+    eventually("the outbox drains", Duration::from_secs(30), || {
+        let p = primary.clone();
+        async move { p.multi_region_states().iter().all(|(_, m)| m.pending().next().is_none()) }
+    })
+    .await;
+    let (pk, pm) = primary.multi_region_states().remove(0);
+    let (rk, rm) = eu_node(&c).multi_region_states().remove(0);
+    assert_eq!((&pm.epoch, pm.version), (&rm.epoch, rm.version));
+    let versions = |k: &keyraft_core::KeyRecord| k.material.iter().map(|m| m.version).collect::<Vec<_>>();
+    assert_eq!(versions(&pk), vec![1, 2]);
+    assert_eq!(versions(&rk), vec![1, 2], "no duplicate version from duplicate deliveries");
+    assert_eq!(rk.creation_ms, created, "the replica was not re-created");
+    assert_eq!(rk.rotation.history.len(), 1);
+    assert!(c.links.counts().0 >= 2, "shipments were delivered (twice)");
+    // The stopped node comes back and catches up through Raft.
+    c.start_node(US, leader).await.expect("restart");
+    let back = c.node(US, leader).kms.clone();
+    eventually("the restarted node has the same state", Duration::from_secs(30), || {
+        let (b, pm) = (back.clone(), pm.clone());
+        async move { b.multi_region_states().first().is_some_and(|(_, m)| m == &pm) }
+    })
+    .await;
+    c.shutdown().await;
+}

@@ -274,6 +274,7 @@ pub struct Links {
     cut: Mutex<std::collections::BTreeSet<(String, String)>>,
     delivered: AtomicU64,
     refused: AtomicU64,
+    duplicate: std::sync::atomic::AtomicBool,
 }
 
 impl Links {
@@ -290,6 +291,11 @@ impl Links {
         if let Ok(mut c) = self.cut.lock() {
             c.clear();
         }
+    }
+
+    /// Delivers every shipment twice from now on (`true`), as a retry after a lost answer does.
+    pub fn duplicate(&self, on: bool) {
+        self.duplicate.store(on, Ordering::SeqCst);
     }
 
     /// Shipments delivered and refused (cut) so far.
@@ -326,6 +332,10 @@ impl Link for FaultyLink {
             if self.links.is_cut(&self.from, dest.as_str()) {
                 self.links.refused.fetch_add(1, Ordering::SeqCst);
                 return Err(format!("link {} -> {dest} is cut (test)", self.from));
+            }
+            if self.links.duplicate.load(Ordering::SeqCst) {
+                let _ = self.inner.ship(&dest, req.clone()).await;
+                self.links.delivered.fetch_add(1, Ordering::SeqCst);
             }
             let r = self.inner.ship(&dest, req).await;
             // A cut that happened while the shipment was in flight loses the answer, as a real

@@ -135,7 +135,7 @@ impl RunningNode {
         )));
         tasks.push(tokio::spawn(keyraft_service::replication::run(
             kms.clone(),
-            Duration::from_millis(50),
+            Duration::from_millis(200),
             stopped(stop_rx),
         )));
 

@@ -18,6 +18,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use keyraft_core::multi_region::{self, Epoch, MrkState, ReplicaAnswer, SharedState};
 use keyraft_core::{Applied, Command, KeyId, KeyRecord, Region};
 use keyraft_crypto::transport::{self, TransportKey};
@@ -105,6 +106,10 @@ pub struct Replication {
     /// When the shipper last probed the replicas of primaries in PendingReplicaDeletion.
     last_probe: Mutex<Option<Instant>>,
 }
+
+/// Shipments per destination in flight at once, and per shipper round.
+const SHIP_CONCURRENCY: usize = 16;
+const SHIP_BATCH: usize = 1024;
 
 /// How often a primary in PendingReplicaDeletion asks its replica regions whether they still
 /// hold the key.
@@ -287,6 +292,12 @@ impl Kms {
         Ok(())
     }
 
+    async fn ship_logged(&self, key: KeyId, dest: Region, probe: bool) -> Result<(), KmsError> {
+        self.ship_one(&key, &dest, probe).await.inspect_err(|e| {
+            tracing::debug!(%key, %dest, error = %e, "shipment failed; will retry");
+        })
+    }
+
     /// One round of the shipper: every pending (key, destination), destinations in parallel.
     pub async fn ship_pending(&self) {
         let Ok(r) = self.replication() else { return };
@@ -320,22 +331,29 @@ impl Kms {
             r.stats.lock().map(|s| s.get(dest).and_then(|d| d.retry_after).is_none_or(|t| t <= now)).unwrap_or(true)
         });
         futures_join(rounds.map(|(dest, keys)| async move {
-            for (key, probe) in keys.iter().take(256) {
-                if let Err(e) = self.ship_one(key, &dest, *probe).await {
-                    tracing::debug!(%key, %dest, error = %e, "shipment failed; will retry");
-                    if let Ok(mut stats) = r.stats.lock() {
-                        let s = stats.entry(dest.clone()).or_default();
+            // Up to SHIP_CONCURRENCY shipments per destination in flight; a failure backs the
+            // destination off for a moment (the rest of this round still completes).
+            let shipments: Vec<_> = keys
+                .into_iter()
+                .take(SHIP_BATCH)
+                .map(|(key, probe)| self.ship_logged(key, dest.clone(), probe))
+                .collect();
+            let results: Vec<Result<(), KmsError>> =
+                futures::stream::iter(shipments).buffer_unordered(SHIP_CONCURRENCY).collect().await;
+            let failures: Vec<KmsError> = results.into_iter().filter_map(Result::err).collect();
+            if let Ok(mut stats) = r.stats.lock() {
+                let s = stats.entry(dest.clone()).or_default();
+                match failures.into_iter().last() {
+                    Some(e) => {
                         s.failures += 1;
                         s.last_error = Some(e.to_string());
                         s.retry_after = Some(Instant::now() + Duration::from_millis(500));
                     }
-                    return;
+                    None => {
+                        s.retry_after = None;
+                        s.last_error = None;
+                    }
                 }
-            }
-            if let Ok(mut stats) = r.stats.lock() {
-                let s = stats.entry(dest.clone()).or_default();
-                s.retry_after = None;
-                s.last_error = None;
             }
         }))
         .await;
@@ -403,7 +421,7 @@ impl Kms {
                     waiting.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
                 )));
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 
@@ -448,15 +466,18 @@ async fn futures_join<F: Future<Output = ()>>(it: impl Iterator<Item = F>) {
     futures::future::join_all(it).await;
 }
 
-/// Runs the shipper until `shutdown` resolves: on the region's leader, every `every`.
+/// Runs the shipper until `shutdown` resolves: on the region's leader, whenever an apply changed
+/// a multi-region key's state, and every `every` (retries, probes, a new leader's backlog).
 pub async fn run(kms: Arc<Kms>, every: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let state = kms.node().state().clone();
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
             _ = tick.tick() => {}
+            _ = state.multi_region_changed() => {}
         }
         let node = kms.node();
         if node.raft().metrics().borrow().current_leader != Some(node.config().node_id) {

@@ -43,6 +43,8 @@ struct Inner {
     snapshot_counter: AtomicU64,
     /// Held while a snapshot is being stored (build or install).
     snapshot_lock: tokio::sync::Mutex<()>,
+    /// Signalled after an apply that changed a multi-region key's state (wakes the shipper).
+    multi_region_changed: tokio::sync::Notify,
 }
 
 impl StateMachineStore {
@@ -71,6 +73,7 @@ impl StateMachineStore {
                 machine: RwLock::new(machine),
                 snapshot_counter: AtomicU64::new(counter),
                 snapshot_lock: tokio::sync::Mutex::new(()),
+                multi_region_changed: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -79,6 +82,12 @@ impl StateMachineStore {
     /// inside `f`; applies wait for it.
     pub fn read<R>(&self, f: impl FnOnce(&RegionState) -> R) -> R {
         f(&self.read_machine().state)
+    }
+
+    /// Resolves after the next apply that changes a multi-region key's state (or at once if
+    /// one happened since the last call).
+    pub async fn multi_region_changed(&self) {
+        self.inner.multi_region_changed.notified().await
     }
 
     /// The log id of the last entry applied, if any.
@@ -130,6 +139,9 @@ impl StateMachineStore {
             let mut batch = sled::Batch::default();
             sm_tree::write_touched(&mut batch, m, &touched, membership_changed)?;
             self.inner.tree.apply_batch(batch)?;
+        }
+        if !touched.multi_region.is_empty() {
+            self.inner.multi_region_changed.notify_one();
         }
         Ok(results)
     }

@@ -471,3 +471,66 @@ async fn shipping_survives_a_leader_change_and_duplicates_apply_once() {
     .await;
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn asymmetric_and_hmac_keys_replicate_too() {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec};
+    let c = Cluster::ready(&[US, EU]).await.expect("cluster");
+    let (us, eu) = (c.client(US, 1), c.client(EU, 2));
+    let create = |spec: KeySpec, usage: KeyUsageType| {
+        let us = us.clone();
+        async move {
+            let out = us.create_key().multi_region(true).key_spec(spec).key_usage(usage).send().await.expect("create");
+            out.key_metadata().expect("metadata").key_id().to_owned()
+        }
+    };
+    let ecc = create(KeySpec::EccNistP256, KeyUsageType::SignVerify).await;
+    let hmac = create(KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac).await;
+    for id in [&ecc, &hmac] {
+        replicate(&us, id, EU).await;
+    }
+    let pk = |kms: Client| {
+        let ecc = ecc.clone();
+        async move { kms.get_public_key().key_id(ecc).send().await.expect("public key").public_key().cloned() }
+    };
+    assert_eq!(pk(us.clone()).await, pk(eu.clone()).await, "the same key pair in both regions");
+    let sig = us
+        .sign()
+        .key_id(&ecc)
+        .message(Blob::new(b"signed in us-east-1"))
+        .message_type(MessageType::Raw)
+        .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+        .send()
+        .await
+        .expect("sign");
+    let ok = eu
+        .verify()
+        .key_id(&ecc)
+        .message(Blob::new(b"signed in us-east-1"))
+        .message_type(MessageType::Raw)
+        .signature(sig.signature().expect("signature").clone())
+        .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+        .send()
+        .await
+        .expect("verify in eu-west-1");
+    assert!(ok.signature_valid());
+    let mac = us
+        .generate_mac()
+        .key_id(&hmac)
+        .message(Blob::new(b"mac me"))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+        .send()
+        .await
+        .expect("mac");
+    let v = eu
+        .verify_mac()
+        .key_id(&hmac)
+        .message(Blob::new(b"mac me"))
+        .mac(mac.mac().expect("mac").clone())
+        .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+        .send()
+        .await
+        .expect("verify mac in eu-west-1");
+    assert!(v.mac_valid());
+    c.shutdown().await;
+}

@@ -1,6 +1,7 @@
 //! Key material never reaches the disk in plaintext: every 32-byte secret the service generated
 //! (backing keys, 256-bit data keys) is looked for in every file under the data dir, after the
-//! log, the state machine and snapshots have been written.
+//! log, the state machine and snapshots have been written — also of replicated multi-region keys,
+//! whose material reaches the other region's log and state only re-wrapped.
 
 use std::time::Duration;
 
@@ -34,6 +35,11 @@ async fn no_key_material_in_plaintext_under_the_data_dir() {
                 .to_owned();
             client.encrypt().key_id(&id).plaintext(Blob::new("p")).send().await.expect("encrypt");
             client.generate_data_key().key_id(&id).key_spec(DataKeySpec::Aes256).send().await.expect("data key");
+            if i % 3 == 0 {
+                // Replicated: the material crosses regions sealed and is stored re-wrapped.
+                let other = if region == "us-east-1" { "eu-west-1" } else { "us-east-1" };
+                client.replicate_key().key_id(&id).replica_region(other).send().await.expect("replicate");
+            }
             ids.push((region, id));
         }
     }

@@ -54,7 +54,7 @@ pub struct NodeConfig {
 #[serde(deny_unknown_fields)]
 pub struct RemoteRegion {
     pub name: Region,
-    /// That region's transport public key (64 hex digits; `keyraft transport-key public`).
+    /// That region's transport public key (64 hex digits; `keyraft transport-key public FILE`).
     pub transport_public_key: String,
     /// The Raft gRPC addresses (`host:port`) of that region's nodes; shipments go to any of them.
     pub raft_addrs: Vec<String>,

@@ -61,6 +61,20 @@ enum Cmd {
         #[command(subcommand)]
         cmd: DrCmd,
     },
+    /// A region's X25519 transport key (multi-region key material is sealed to it).
+    TransportKey {
+        #[command(subcommand)]
+        cmd: TransportKeyCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum TransportKeyCmd {
+    /// Creates a transport key file (mode 0600; refuses to overwrite) and prints its public key.
+    New { file: PathBuf },
+    /// Prints the public key (64 hex digits) of a transport key file, for other regions'
+    /// `[[regions]] transport_public_key`.
+    Public { file: PathBuf },
 }
 
 /// Where to reach a region's admin API: `--endpoint URL`, or `--region R` looked up in
@@ -215,6 +229,15 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::Bench(args) => {
             keyraft_server::bench::run(*args).await?;
+        }
+        Cmd::TransportKey { cmd: TransportKeyCmd::New { file } } => {
+            anyhow::ensure!(!file.exists(), "{} exists; not overwriting a transport key", file.display());
+            let key = keyraft_server::secrets::ensure_transport_key(&file)?;
+            println!("{}", hex::encode(key.public_key()));
+        }
+        Cmd::TransportKey { cmd: TransportKeyCmd::Public { file } } => {
+            let key = keyraft_server::secrets::read_transport_key(&file)?;
+            println!("{}", hex::encode(key.public_key()));
         }
         Cmd::Dr { cmd: DrCmd::Status { target, json } } => {
             let s = first_answer(target.endpoints()?, |u| async move { keyraft_server::dr::fetch_status(&u).await })

@@ -2,7 +2,9 @@
 # The AWS CLI round trip, exactly as a user types it, against a running `keyraft dev`:
 # create a key, alias it, encrypt a file by alias, decrypt it (through the same node and through
 # another node of the region), compare; and check that the other region refuses the ciphertext.
-# Done once per region (us-east-1 with --region, eu-west-1 with AWS_DEFAULT_REGION).
+# Done once per region (us-east-1 with --region, eu-west-1 with AWS_DEFAULT_REGION). Then a
+# multi-Region key: create-key --multi-region, replicate-key, encrypt in us-east-1 and decrypt in
+# eu-west-1, describe-key's MultiRegionKeyType, update-primary-region.
 #
 #   KEYRAFT_DEV_JSON=path/to/dev.json tests/python/cli_roundtrip.sh
 #
@@ -97,6 +99,32 @@ check "us-east-1 refuses the eu-west-1 ciphertext (exit $rc)" [ "$rc" -ne 0 ]
 check "  ... with InvalidCiphertextException" grep -q InvalidCiphertextException cross.err
 grep -q InvalidCiphertextException cross.err || { echo "stderr was:" >&2; cat cross.err >&2; }
 check "  ... and prints no plaintext" bash -c '! grep -q . cross.out'
+
+# ---- a multi-Region key: primary in us-east-1, replica in eu-west-1, then the roles swapped
+account="$(dev 'd["account_id"]')"
+mrk="$(aws kms create-key --multi-region --description cli-mrk --query KeyMetadata.KeyId --output text --region us-east-1 --endpoint-url "$US1")"
+check "create-key --multi-region returned an mrk- key id ($mrk)" matches "$mrk" '^mrk-[0-9a-f]{32}$'
+replica_arn="$(aws kms replicate-key --key-id "$mrk" --replica-region eu-west-1 --query ReplicaKeyMetadata.Arn --output text --region us-east-1 --endpoint-url "$US2")"
+check "replicate-key --replica-region eu-west-1 answers the replica ARN ($replica_arn)" [ "$replica_arn" = "arn:aws:kms:eu-west-1:$account:key/$mrk" ]
+printf 'one key, two regions' > m
+aws kms encrypt --key-id "$mrk" --plaintext fileb://m --output text --query CiphertextBlob --region us-east-1 --endpoint-url "$US1" | base64 --decode > m.enc
+aws kms decrypt --ciphertext-blob fileb://m.enc --output text --query Plaintext --region eu-west-1 --endpoint-url "$EU3" | base64 --decode > m.dec
+check "eu-west-1 decrypts the us-east-1 MRK ciphertext" cmp m m.dec
+kid="$(aws kms decrypt --ciphertext-blob fileb://m.enc --output text --query KeyId --region eu-west-1 --endpoint-url "$EU1")"
+check "  ... and names the eu-west-1 replica ($kid)" [ "$kid" = "$replica_arn" ]
+mr_types() { # MultiRegionKeyType in us-east-1 / in eu-west-1
+  local q='KeyMetadata.MultiRegionConfiguration.MultiRegionKeyType'
+  echo "$(aws kms describe-key --key-id "$mrk" --query "$q" --output text --region us-east-1 --endpoint-url "$US1")/$(aws kms describe-key --key-id "$mrk" --query "$q" --output text --region eu-west-1 --endpoint-url "$EU1")"
+}
+types="$(mr_types)"
+check "describe-key MultiRegionKeyType: PRIMARY in us-east-1, REPLICA in eu-west-1 ($types)" [ "$types" = PRIMARY/REPLICA ]
+aws kms update-primary-region --key-id "$mrk" --primary-region eu-west-1 --region us-east-1 --endpoint-url "$US1"
+# (AWS: the update may still be in progress for a few seconds after the call returns)
+for _ in $(seq 1 50); do types="$(mr_types)"; [ "$types" = REPLICA/PRIMARY ] && break; sleep 0.2; done
+check "update-primary-region --primary-region eu-west-1 swaps the roles ($types)" [ "$types" = REPLICA/PRIMARY ]
+aws kms encrypt --key-id "$mrk" --plaintext fileb://m --output text --query CiphertextBlob --region eu-west-1 --endpoint-url "$EU1" | base64 --decode > m2.enc
+aws kms decrypt --ciphertext-blob fileb://m2.enc --output text --query Plaintext --region us-east-1 --endpoint-url "$US2" | base64 --decode > m2.dec
+check "us-east-1 decrypts what the new eu-west-1 primary encrypted" cmp m m2.dec
 
 echo "cli_roundtrip: $passed passed, $failed failed"
 if [ "$failed" -ne 0 ]; then exit 1; fi

@@ -88,7 +88,12 @@ fn check_algorithm(input: &Input, member: &str) -> Result<(), AwsError> {
 /// A `RegionType` member (required).
 fn region(input: &Input, member: &str) -> Result<keyraft_core::Region, AwsError> {
     let r = input.str_len(member, 1, 32)?.ok_or_else(|| missing(member))?;
-    keyraft_core::Region::parse(r).map_err(|_| {
+    // AWS's RegionType pattern: ^([a-z]+-){2,3}\d+$
+    let parts: Vec<&str> = r.split('-').collect();
+    let aws_shape = (3..=4).contains(&parts.len())
+        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts.last().is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    keyraft_core::Region::parse(r).ok().filter(|_| aws_shape).ok_or_else(|| {
         AwsError::validation(format!(
             "1 validation error detected: Value '{r}' at '{}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([a-z]+-){{2,3}}\\d+$",
             crate::wire::camel(member)
@@ -212,12 +217,16 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
         "ScheduleKeyDeletion" => {
             let days = input.int_opt("PendingWindowInDays", 1, 365)?.map(|d| d as u32);
             let k = kms.schedule_key_deletion(caller, &input.key_ref_req("KeyId")?, days).await?;
-            json!({
+            let mut out = json!({
                 "KeyId": k.arn().to_string(),
-                "DeletionDate": epoch(k.deletion_ms.unwrap_or_default()),
                 "KeyState": k.state.as_aws(),
                 "PendingWindowInDays": k.pending_window_days,
-            })
+            });
+            // A multi-region primary with replicas (PendingReplicaDeletion) has no date yet.
+            if let (Some(d), Value::Object(o)) = (k.deletion_ms, &mut out) {
+                o.insert("DeletionDate".into(), epoch(d));
+            }
+            out
         }
         "CancelKeyDeletion" => {
             let k = kms.cancel_key_deletion(caller, &input.key_ref_req("KeyId")?).await?;

@@ -26,24 +26,36 @@ use crate::model::{KeyRecord, KeySpec, KeyState, KeyUsage, Origin, WrappedMateri
 /// How many recent shared changes a region keeps (for the "not carried over" report).
 pub const MAX_CHANGES: usize = 32;
 
-/// A primary epoch: raised by every change of primary, and naming that primary. Ordered by
-/// `(n, primary)`: two regions that promote themselves from the same view get distinct epochs
-/// and the higher one wins everywhere.
+/// A primary epoch: raised by every change of primary, naming that primary and the region that
+/// made the change. Ordered by `(n, primary, by)`: epochs made independently from the same view
+/// — two regions promoting themselves, or a handover racing a forced promotion of the same
+/// region — are distinct, and the higher one wins everywhere. A region creates an epoch only
+/// above every epoch it holds, so `(n, primary, by)` names one history.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Epoch {
     pub n: u64,
     pub primary: Region,
+    /// The region that made the epoch (the old primary for a handover, the promoted region for
+    /// a forced promotion, the primary itself at creation).
+    pub by: Region,
 }
 
 impl fmt::Display for Epoch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.n, self.primary)
+        if self.by == self.primary {
+            write!(f, "{}@{}", self.n, self.primary)
+        } else {
+            write!(f, "{}@{} (handed over by {})", self.n, self.primary, self.by)
+        }
     }
 }
 
 /// One change of a shared property, as remembered for reporting.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SharedChange {
+    /// The epoch the change was made in; with `version` it names the change (M1: one writer
+    /// per epoch).
+    pub epoch: Epoch,
     pub version: u64,
     pub time_ms: u64,
     pub what: String,
@@ -54,8 +66,8 @@ pub struct SharedChange {
 /// not carried over.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LostChange {
-    pub epoch: Epoch,
     pub change: SharedChange,
+    /// The epoch of the state that replaced it.
     pub superseded_by: Epoch,
 }
 
@@ -107,14 +119,19 @@ impl MrkState {
     /// A new primary key's state (CreateKey MultiRegion=true).
     pub fn new_primary(region: Region, now: u64) -> Self {
         MrkState {
-            epoch: Epoch { n: 1, primary: region },
+            epoch: Epoch { n: 1, primary: region.clone(), by: region.clone() },
             version: 1,
             replicas: BTreeSet::new(),
             acked: BTreeMap::new(),
             replica_init: BTreeMap::new(),
             fenced_by: None,
             epoch_base: 0,
-            changes: vec![SharedChange { version: 1, time_ms: now, what: "created".into() }],
+            changes: vec![SharedChange {
+                epoch: Epoch { n: 1, primary: region.clone(), by: region },
+                version: 1,
+                time_ms: now,
+                what: "created".into(),
+            }],
             lost: Vec::new(),
             staged: None,
         }
@@ -151,7 +168,7 @@ impl MrkState {
             }
         }
         self.acked.retain(|r, _| r != region);
-        self.changes.push(SharedChange { version: self.version, time_ms: now, what });
+        self.changes.push(SharedChange { epoch: self.epoch.clone(), version: self.version, time_ms: now, what });
         if self.changes.len() > MAX_CHANGES {
             let cut = self.changes.len() - MAX_CHANGES;
             self.changes.drain(..cut);
@@ -179,8 +196,10 @@ pub struct SharedState {
     pub replicas: BTreeSet<Region>,
     pub epoch_base: u64,
     pub changes: Vec<SharedChange>,
-    /// The destination's per-region properties, when the destination is a new replica.
-    pub init: Option<ReplicaInit>,
+    /// The per-region properties of replicas not yet acknowledged as created: the destination
+    /// uses its own entry if it has no replica yet; every region keeps them, so that a later
+    /// primary (after a handover or promotion) can still create those replicas.
+    pub inits: BTreeMap<Region, ReplicaInit>,
 }
 
 /// What a region answers to a shared state: what it holds after applying it.
@@ -265,7 +284,7 @@ pub(crate) fn apply_handover(k: &KeyRecord, m: &mut MrkState, to: &Region, now: 
     }
     m.replicas.remove(to);
     m.replicas.insert(k.region.clone());
-    m.epoch = Epoch { n: m.epoch.n + 1, primary: to.clone() };
+    m.epoch = Epoch { n: m.epoch.n + 1, primary: to.clone(), by: k.region.clone() };
     m.epoch_base = m.version;
     m.bump(&k.region, now, format!("primary region changed from {} to {to}", k.region));
     Ok(())
@@ -288,10 +307,9 @@ pub(crate) fn apply_force_promote(k: &KeyRecord, m: &mut MrkState, now: u64) -> 
     let n = m.epoch.n.max(m.fenced_by.as_ref().map_or(0, |e| e.n)) + 1;
     m.replicas.insert(old.clone());
     m.replicas.remove(&k.region);
-    m.epoch = Epoch { n, primary: k.region.clone() };
+    m.epoch = Epoch { n, primary: k.region.clone(), by: k.region.clone() };
     m.fenced_by = None;
     m.epoch_base = m.version;
-    m.replica_init.clear();
     m.acked.clear();
     m.bump(&k.region, now, format!("forced promotion of {} (previous primary {old})", k.region));
     Ok(())
@@ -376,7 +394,7 @@ pub(crate) fn apply_incoming(
             if !member {
                 return Err(CoreError::NotFound(format!("Region {region} is not a member of {}", s.key)));
             }
-            let init = s.init.clone().ok_or_else(|| {
+            let init = s.inits.get(region).cloned().ok_or_else(|| {
                 CoreError::Validation(format!("{} has no replica in {region} and the message creates none", s.key))
             })?;
             let mut material = s.material.clone();
@@ -412,10 +430,20 @@ pub(crate) fn apply_incoming(
                 return Ok((None, ReplicaAnswer::Holds { epoch: held.epoch, version: held.version }));
             }
             let mut k = k.clone();
-            for mt in &s.material {
-                if k.material(mt.version).is_none() {
-                    k.material.push(mt.clone());
+            if s.epoch == held.epoch {
+                // The same history, further on: the material only grew.
+                for mt in &s.material {
+                    if k.material(mt.version).is_none() {
+                        k.material.push(mt.clone());
+                    }
                 }
+            } else {
+                // Another epoch's history: its material is the key's material. A version only
+                // this region had was staged here and never current (activation needs every
+                // replica's acknowledgement in this region's epoch, which the region that moved
+                // the key on never gave), so nothing was encrypted under it; it is reported in
+                // `lost` through the change that staged it.
+                k.material = s.material.clone();
             }
             k.material.sort_by_key(|mt| mt.version);
             k.current_version = s.current_version;
@@ -434,9 +462,17 @@ fn adopt(region: &Region, held: Option<MrkState>, s: &SharedState) -> MrkState {
     let mut lost = Vec::new();
     if let Some(h) = &held {
         lost = h.lost.clone();
-        if h.epoch.primary == *region && s.epoch > h.epoch {
-            for c in h.changes.iter().filter(|c| c.version > s.epoch_base) {
-                lost.push(LostChange { epoch: h.epoch.clone(), change: c.clone(), superseded_by: s.epoch.clone() });
+        if s.epoch != h.epoch {
+            // Changes this region held that the new history does not contain did not carry
+            // over. Only the window both lists cover can be compared (they keep the latest
+            // MAX_CHANGES).
+            let known = |c: &SharedChange| s.changes.iter().any(|x| x.epoch == c.epoch && x.version == c.version);
+            let window_start =
+                if s.changes.len() >= MAX_CHANGES { s.changes.first().map_or(0, |c| c.version) } else { 0 };
+            for c in h.changes.iter().filter(|c| c.version >= window_start && !known(c)) {
+                if !lost.iter().any(|l: &LostChange| l.change.epoch == c.epoch && l.change.version == c.version) {
+                    lost.push(LostChange { change: c.clone(), superseded_by: s.epoch.clone() });
+                }
             }
         }
     }
@@ -454,7 +490,7 @@ fn adopt(region: &Region, held: Option<MrkState>, s: &SharedState) -> MrkState {
         version: s.version,
         replicas: s.replicas.clone(),
         acked,
-        replica_init: BTreeMap::new(),
+        replica_init: s.inits.iter().filter(|(r, _)| *r != region).map(|(r, i)| (r.clone(), i.clone())).collect(),
         fenced_by: None,
         epoch_base: s.epoch_base,
         changes: s.changes.clone(),
@@ -463,8 +499,9 @@ fn adopt(region: &Region, held: Option<MrkState>, s: &SharedState) -> MrkState {
     }
 }
 
-/// The shared state of `k` to send to `dest`, material as stored here (the caller re-wraps it).
-pub fn outgoing(k: &KeyRecord, m: &MrkState, dest: &Region) -> SharedState {
+/// The shared state of `k` to send to another region, material as stored here (the caller
+/// re-wraps it for the destination).
+pub fn outgoing(k: &KeyRecord, m: &MrkState) -> SharedState {
     SharedState {
         key: k.id.clone(),
         account: k.account.clone(),
@@ -480,6 +517,6 @@ pub fn outgoing(k: &KeyRecord, m: &MrkState, dest: &Region) -> SharedState {
         replicas: m.replicas.clone(),
         epoch_base: m.epoch_base,
         changes: m.changes.clone(),
-        init: m.replica_init.get(dest).cloned(),
+        inits: m.replica_init.clone(),
     }
 }

@@ -218,7 +218,7 @@ impl Sim {
                 m.staged.as_ref().map(|s| (s.material_version, s.shared_version)),
                 k.current_version,
                 k.material.iter().map(|mt| (mt.version, mt.wrapped[0])).collect::<Vec<_>>(),
-                m.lost.iter().map(|l| (l.epoch.to_string(), l.change.version, l.superseded_by.to_string())).collect::<Vec<_>>(),
+                m.lost.iter().map(|l| (l.change.epoch.to_string(), l.change.version, l.superseded_by.to_string())).collect::<Vec<_>>(),
             ),
             _ => "no key".into(),
         }
@@ -379,15 +379,15 @@ impl Sim {
             return false;
         }
         let to = pending[self.rng.gen_range(0..pending.len())];
-        let state = multi_region::outgoing(&k, &m, &self.regions[to]);
+        let state = multi_region::outgoing(&k, &m);
         let line = format!(
-            "ship {} -> {}: ({}, v{}) replicas {:?} init {}",
+            "ship {} -> {}: ({}, v{}) replicas {:?} init for dest {}",
             self.name(r),
             self.name(to),
             state.epoch,
             state.version,
             state.replicas.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-            state.init.is_some()
+            state.inits.contains_key(&self.regions[to])
         );
         if self.is_partitioned(r, to) {
             self.log(format!("{line} [partitioned: lost]"));
@@ -650,11 +650,11 @@ impl Sim {
         }
         for (r, (_, m)) in &states {
             for l in &m.lost {
-                if !(l.epoch < l.superseded_by && l.epoch < top) {
+                if !(l.change.epoch < l.superseded_by && l.change.epoch < top) {
                     return Err(self.fail(format!(
                         "lost: {} reports a change of epoch {} superseded by {} (final epoch {top})",
                         self.name(*r),
-                        l.epoch,
+                        l.change.epoch,
                         l.superseded_by
                     )));
                 }
@@ -776,24 +776,23 @@ fn mrk_protocol_simulation_planned_handovers() {
     sweep(Config { force_promote: false, cautious_handover: true, strict_lost: true });
 }
 
-/// Planned primary changes issued at any time: a handover before a new replica was created loses
-/// its `ReplicaInit` (SIM_NO_PROMOTE=1 SIM_SEED=1510 one_seed).
+/// Planned primary changes issued at any time, also before a new replica was created (its
+/// `ReplicaInit` travels with every shipment until it is acknowledged; SIM_NO_PROMOTE=1
+/// SIM_SEED=1510 one_seed was the case that lost it).
 #[test]
-#[ignore = "protocol bug in multi_region.rs: a handover before a new replica exists loses its ReplicaInit (no convergence)"]
 fn mrk_protocol_simulation_any_handover() {
     sweep(Config { force_promote: false, cautious_handover: false, strict_lost: true });
 }
 
 /// The full model, forced promotions included.
 #[test]
-#[ignore = "protocol bugs in multi_region.rs under forced promotion (epoch collision, lost material kept, lost ReplicaInit)"]
 fn mrk_protocol_simulation() {
     sweep(Config { force_promote: true, cautious_handover: false, strict_lost: false });
 }
 
 /// The full model with the strict "not carried over" report check.
 #[test]
-#[ignore = "protocol bugs in multi_region.rs under forced promotion (see mrk_protocol_simulation; lost report incomplete)"]
+#[ignore = "a region fenced by an epoch whose replica list does not name it is never sent the winning state (orphan), so its own changes are never reported (seed 33)"]
 fn mrk_protocol_simulation_strict_lost_report() {
     sweep(Config { force_promote: true, cautious_handover: false, strict_lost: true });
 }

@@ -56,7 +56,7 @@ impl DrStatus {
                     .map(|l| {
                         format!(
                             "v{} in epoch {} ({}), superseded by epoch {}",
-                            l.change.version, l.epoch, l.change.what, l.superseded_by
+                            l.change.version, l.change.epoch, l.change.what, l.superseded_by
                         )
                     })
                     .collect(),

@@ -20,14 +20,20 @@ pub struct Caller {
     pub principal: String,
 }
 
+/// Unwrapped material by (key, version), with the wrapped bytes it was opened from.
+type MaterialCache = HashMap<(KeyId, u32), (Vec<u8>, Arc<KeyMaterial>)>;
+
 /// The KMS service of one node.
 pub struct Kms {
     node: Arc<RegionNode>,
     root: RootKey,
     entropy: Arc<dyn Entropy>,
-    /// Unwrapped backing keys by (key, version). Versions are immutable, so entries never go
-    /// stale; a deleted key is refused before its material is looked up.
-    cache: RwLock<HashMap<(KeyId, u32), Arc<KeyMaterial>>>,
+    /// Unwrapped backing keys by (key, version), with the wrapped bytes they came from. A
+    /// version is immutable except in one case: a multi-region key that adopts another epoch's
+    /// history takes that history's material (`multi_region::apply_incoming`), so a hit counts
+    /// only if the stored wrapped bytes are still the same. A deleted key is refused before its
+    /// material is looked up.
+    cache: RwLock<MaterialCache>,
     /// Parsed asymmetric private keys, likewise (see `ops::asymmetric`).
     pub(crate) private_keys: RwLock<HashMap<(KeyId, u32), Arc<LoadedKey>>>,
     /// Cross-region replication of multi-region keys, once configured (`replication.rs`).
@@ -94,18 +100,23 @@ impl Kms {
     /// The unwrapped material of one version of a key.
     pub(crate) fn material(&self, key: &KeyRecord, version: u32) -> Result<Arc<KeyMaterial>, KmsError> {
         let cache_key = (key.id.clone(), version);
-        if let Some(m) = self.cache.read().ok().and_then(|c| c.get(&cache_key).cloned()) {
-            return Ok(m);
-        }
         let wrapped = key.material(version).ok_or_else(|| {
             KmsError::InvalidCiphertext("The ciphertext refers to a key version that does not exist".into())
         })?;
+        let hit = self
+            .cache
+            .read()
+            .ok()
+            .and_then(|c| c.get(&cache_key).filter(|(w, _)| w == &wrapped.wrapped).map(|(_, m)| m.clone()));
+        if let Some(m) = hit {
+            return Ok(m);
+        }
         let m = Arc::new(
             keyraft_crypto::wrap::unwrap(&self.root, key.id.as_str(), version, &wrapped.wrapped)
                 .map_err(|e| KmsError::Internal(format!("cannot open key material: {e}")))?,
         );
         if let Ok(mut c) = self.cache.write() {
-            c.insert(cache_key, m.clone());
+            c.insert(cache_key, (wrapped.wrapped.clone(), m.clone()));
         }
         Ok(m)
     }

@@ -167,7 +167,7 @@ impl Kms {
         let r = self.replication()?;
         let dest_public =
             r.directory.get(dest).ok_or_else(|| KmsError::Internal(format!("no transport key for region {dest}")))?;
-        let mut shared = multi_region::outgoing(k, m, dest);
+        let mut shared = multi_region::outgoing(k, m);
         let mut secrets = Vec::with_capacity(shared.material.len());
         for mt in &mut shared.material {
             let (format, secret) = keyraft_crypto::wrap::open_any(self.root(), k.id.as_str(), mt.version, &mt.wrapped)

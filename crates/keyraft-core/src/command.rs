@@ -125,10 +125,11 @@ pub enum Command {
     ForcePromote {
         key: KeyId,
     },
-    /// A shared state received from another region, material re-wrapped under this region's
+    /// A shared state received from region `from`, material re-wrapped under this region's
     /// root key by the receiving node; `region` is this region.
     ApplyReplica {
         region: Region,
+        from: Region,
         state: Box<SharedState>,
     },
     /// The shipper's record that `region` holds the key's state at `version` of `epoch`.

@@ -146,6 +146,18 @@ impl MrkState {
         self.epoch.primary == *region && self.fenced_by.is_none()
     }
 
+    /// The region `region` should ping, if any: the primary that fenced it, or — if the key's
+    /// current state does not list `region` as a member — that state's primary. The primary
+    /// re-admits a non-member that pings it (`apply_incoming`), so no region is left behind.
+    pub fn ping_target(&self, region: &Region) -> Option<&Region> {
+        match &self.fenced_by {
+            Some(by) if &by.primary != region => Some(&by.primary),
+            Some(_) => None,
+            None if &self.epoch.primary != region && !self.replicas.contains(region) => Some(&self.epoch.primary),
+            None => None,
+        }
+    }
+
     /// Destinations still to be sent the current shared state.
     pub fn pending(&self) -> impl Iterator<Item = (&Region, u64)> {
         self.acked.iter().filter(|(_, v)| **v < self.version).map(|(r, v)| (r, *v))
@@ -209,8 +221,9 @@ pub enum ReplicaAnswer {
         epoch: Epoch,
         version: u64,
     },
-    /// The destination deleted its replica of the key.
-    Deleted,
+    /// The destination does not hold the key and will not: it deleted its replica, or it is
+    /// not a member of the shipped state (a region a superseded epoch meant to add).
+    NotHeld,
 }
 
 fn not_mrk(k: &KeyRecord) -> CoreError {
@@ -282,6 +295,13 @@ pub(crate) fn apply_handover(k: &KeyRecord, m: &mut MrkState, to: &Region, now: 
     if !m.replicas.contains(to) {
         return Err(CoreError::NotFound(format!("Region {to} does not hold a replica of {}", k.id)));
     }
+    if let Some(st) = &m.staged {
+        return Err(CoreError::InvalidStateMessage(format!(
+            "{} is being rotated: backing key version {} is not yet in every replica region; retry UpdatePrimaryRegion once it is",
+            k.arn(),
+            st.material_version
+        )));
+    }
     m.replicas.remove(to);
     m.replicas.insert(k.region.clone());
     m.epoch = Epoch { n: m.epoch.n + 1, primary: to.clone(), by: k.region.clone() };
@@ -346,12 +366,15 @@ fn activate_if_everywhere(k: &mut KeyRecord, m: &mut MrkState, now: u64) {
 /// shared change, shipped to the other replicas). A primary waiting in PendingReplicaDeletion
 /// whose last replica is gone starts its own waiting period, as AWS does.
 pub(crate) fn apply_replica_gone(k: &mut KeyRecord, m: &mut MrkState, dest: &Region, epoch: &Epoch, now: u64) {
-    if &m.epoch != epoch || !m.accepts_shared_changes(&k.region) || !m.replicas.contains(dest) {
+    if &m.epoch != epoch || !m.accepts_shared_changes(&k.region) {
         return;
     }
-    m.replicas.remove(dest);
+    // Not (or no longer) a member: just stop sending to it.
     m.acked.remove(dest);
     m.replica_init.remove(dest);
+    if !m.replicas.remove(dest) {
+        return;
+    }
     m.bump(&k.region, now, format!("replica in {dest} deleted"));
     activate_if_everywhere(k, m, now);
     if m.replicas.is_empty() && k.state == KeyState::PendingReplicaDeletion {
@@ -380,10 +403,16 @@ pub(crate) fn apply_fenced(m: &mut MrkState, by: &Epoch) {
     }
 }
 
-/// A shared state from another region, applied in `region`. Returns the record and state to
+/// A shared state from region `from`, applied in `region`. Returns the record and state to
 /// store (`None`: nothing to change) and the answer.
+///
+/// A stale state from a region that is not a member of the key as this region (the current
+/// primary) knows it — a region left behind by a superseded epoch, e.g. a replica created by a
+/// primary that was fenced, or a region that promoted itself and lost — re-admits that region
+/// as a replica (a shared change), so that it is sent the current state and converges (M5).
 pub(crate) fn apply_incoming(
     region: &Region,
+    from: &Region,
     existing: Option<(&KeyRecord, MrkState)>,
     s: &SharedState,
     now: u64,
@@ -392,7 +421,7 @@ pub(crate) fn apply_incoming(
     match existing {
         None => {
             if !member {
-                return Err(CoreError::NotFound(format!("Region {region} is not a member of {}", s.key)));
+                return Ok((None, ReplicaAnswer::NotHeld));
             }
             let init = s.inits.get(region).cloned().ok_or_else(|| {
                 CoreError::Validation(format!("{} has no replica in {region} and the message creates none", s.key))
@@ -427,6 +456,13 @@ pub(crate) fn apply_incoming(
         }
         Some((k, held)) => {
             if (&s.epoch, s.version) <= (&held.epoch, held.version) {
+                if held.accepts_shared_changes(region) && from != region && !held.members().contains(from) {
+                    let mut m = held;
+                    m.replicas.insert(from.clone());
+                    m.bump(region, now, format!("replica in {from} re-admitted (it held a superseded history)"));
+                    let answer = ReplicaAnswer::Holds { epoch: m.epoch.clone(), version: m.version };
+                    return Ok((Some((k.clone(), m)), answer));
+                }
                 return Ok((None, ReplicaAnswer::Holds { epoch: held.epoch, version: held.version }));
             }
             let mut k = k.clone();
@@ -478,13 +514,28 @@ fn adopt(region: &Region, held: Option<MrkState>, s: &SharedState) -> MrkState {
     }
     // A region that becomes primary by this message re-sends the state to every member (the
     // old primary may not have reached them all).
-    let acked = if s.epoch.primary == *region {
+    let mut acked: BTreeMap<Region, u64> = if s.epoch.primary == *region {
         let mut members = s.replicas.clone();
         members.remove(region);
         members.into_iter().map(|r| (r, 0)).collect()
     } else {
         BTreeMap::new()
     };
+    // Regions this one knew as members that the new history does not list (e.g. a replica its
+    // superseded epoch created) are sent the new state too: they learn they were left behind
+    // and ask the primary to re-admit them (`ReplicaAnswer`/`ping_target`).
+    if let Some(h) = &held {
+        let new_members = {
+            let mut m = s.replicas.clone();
+            m.insert(s.epoch.primary.clone());
+            m
+        };
+        for r in h.members() {
+            if &r != region && !new_members.contains(&r) {
+                acked.insert(r, 0);
+            }
+        }
+    }
     MrkState {
         epoch: s.epoch.clone(),
         version: s.version,

@@ -359,9 +359,9 @@ impl RegionState {
                 mrk::apply_fenced(m, by);
                 Ok(())
             }),
-            Command::ApplyReplica { region, state } => {
+            Command::ApplyReplica { region, from, state } => {
                 if self.deleted.contains_key(&state.key) && !self.keys.contains_key(&state.key) {
-                    return Ok(Applied::Replica(ReplicaAnswer::Deleted));
+                    return Ok(Applied::Replica(ReplicaAnswer::NotHeld));
                 }
                 let existing = self.keys.get(&state.key).and_then(|k| {
                     let m = mrk::state_of(&self.multi_region, k)?;
@@ -373,7 +373,7 @@ impl RegionState {
                         state.key
                     )));
                 }
-                let (change, answer) = mrk::apply_incoming(region, existing, state, now)?;
+                let (change, answer) = mrk::apply_incoming(region, from, existing, state, now)?;
                 if let Some((record, m)) = change {
                     touched.keys.push(record.id.clone());
                     touched.multi_region.push(record.id.clone());

@@ -112,7 +112,7 @@ const SHIP_CONCURRENCY: usize = 16;
 const SHIP_BATCH: usize = 1024;
 
 /// How often a primary in PendingReplicaDeletion asks its replica regions whether they still
-/// hold the key.
+/// hold the key, and a fenced region pings the primary that fenced it.
 const PROBE_EVERY: Duration = Duration::from_secs(2);
 
 impl Replication {
@@ -221,8 +221,13 @@ impl Kms {
             .map_err(|e| KmsError::Validation(format!("shipment material version {}: {e}", mt.version)))?;
         }
         let key = shared.key.clone();
-        let applied =
-            self.propose(Command::ApplyReplica { region: self.region().clone(), state: Box::new(shared) }).await?;
+        let applied = self
+            .propose(Command::ApplyReplica {
+                region: self.region().clone(),
+                from: req.from.clone(),
+                state: Box::new(shared),
+            })
+            .await?;
         match applied {
             Applied::Replica(a) => {
                 tracing::debug!(%key, from = %req.from, answer = ?a, "applied shipment");
@@ -242,8 +247,11 @@ impl Kms {
         }) else {
             return Ok(());
         };
+        // A fenced or left-behind region pings the primary (`MrkState::ping_target`), which
+        // re-admits it as a replica if it no longer lists it (and then sends it the state).
+        let fenced_ping = probe && m.ping_target(self.region()) == Some(dest);
         let up_to_date = m.acked.get(dest).is_none_or(|v| *v >= m.version);
-        if m.fenced_by.is_some() || (up_to_date && !(probe && m.replicas.contains(dest))) {
+        if !fenced_ping && (m.fenced_by.is_some() || (up_to_date && !(probe && m.replicas.contains(dest)))) {
             return Ok(());
         }
         let req = self.build_shipment(&k, &m, dest)?;
@@ -262,12 +270,12 @@ impl Kms {
             ReplicaAnswer::Holds { version, .. } => {
                 Command::ReplicaAcked { key: key.clone(), region: dest.clone(), epoch: m.epoch.clone(), version }
             }
-            // The destination deleted its replica: the primary drops it from the replica list;
-            // any other sender just stops sending.
-            ReplicaAnswer::Deleted if m.accepts_shared_changes(self.region()) => {
+            // The destination deleted its replica (or never had one and is not a member): the
+            // primary drops it from the replica list; any other sender just stops sending.
+            ReplicaAnswer::NotHeld if m.accepts_shared_changes(self.region()) => {
                 Command::ReplicaGone { key: key.clone(), region: dest.clone(), epoch: m.epoch.clone() }
             }
-            ReplicaAnswer::Deleted => Command::ReplicaAcked {
+            ReplicaAnswer::NotHeld => Command::ReplicaAcked {
                 key: key.clone(),
                 region: dest.clone(),
                 epoch: m.epoch.clone(),
@@ -306,6 +314,11 @@ impl Kms {
         let pending: BTreeMap<Region, Vec<(KeyId, bool)>> = self.node().state().read(|s| {
             let mut out: BTreeMap<Region, Vec<(KeyId, bool)>> = BTreeMap::new();
             for (id, m) in &s.multi_region {
+                if probe_due {
+                    if let Some(target) = m.ping_target(&region) {
+                        out.entry(target.clone()).or_default().push((id.clone(), true));
+                    }
+                }
                 if m.fenced_by.is_some() {
                     continue;
                 }

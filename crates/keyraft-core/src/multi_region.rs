@@ -176,7 +176,9 @@ impl MrkState {
         self.version += 1;
         for m in self.members() {
             if &m != region {
-                self.acked.entry(m).or_insert(0);
+                // A new destination has everything before this change to catch up on; recording
+                // the version before it (rather than 0) lets the lag be measured from this change.
+                self.acked.entry(m).or_insert(self.version - 1);
             }
         }
         self.acked.retain(|r, _| r != region);

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
-from test_boto3 import assert_error
+from kmscheck import assert_error
 
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 

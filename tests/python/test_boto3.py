@@ -10,23 +10,13 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from kmscheck import assert_error
 
 UUID_LEN = 36
 
 
 def now():
     return datetime.datetime.now(datetime.timezone.utc)
-
-
-def assert_error(exc_info, code, status=400):
-    """The ClientError carries AWS's error code, HTTP status and a request id."""
-    err = exc_info.value.response
-    assert err["Error"]["Code"] == code, err
-    assert err["ResponseMetadata"]["HTTPStatusCode"] == status, err
-    if code != "InvalidCiphertextException":  # AWS sends that one without a message
-        assert err["Error"].get("Message"), err
-    assert err["ResponseMetadata"].get("RequestId"), err
-    assert err["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-requestid") == err["ResponseMetadata"]["RequestId"], err
 
 
 def create_key(kms, description="", tags=None):

@@ -9,7 +9,7 @@ crates/keyraft-server/tests/hmac.rs.
 import pytest
 from botocore.exceptions import ClientError
 
-from test_boto3 import assert_error
+from kmscheck import assert_error
 
 SPECS = [("HMAC_224", "HMAC_SHA_224", 28), ("HMAC_256", "HMAC_SHA_256", 32),
          ("HMAC_384", "HMAC_SHA_384", 48), ("HMAC_512", "HMAC_SHA_512", 64)]

@@ -12,19 +12,10 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
+from kmscheck import assert_error
 
 US, EU = "us-east-1", "eu-west-1"
 MRK_ID_RE = re.compile(r"^mrk-[0-9a-f]{32}$")
-
-
-def assert_error(exc_info, code, status=400):
-    """The ClientError carries AWS's error code, HTTP status, a message and a request id."""
-    err = exc_info.value.response
-    assert err["Error"]["Code"] == code, err
-    assert err["ResponseMetadata"]["HTTPStatusCode"] == status, err
-    if code != "InvalidCiphertextException":  # AWS sends that one without a message
-        assert err["Error"].get("Message"), err
-    assert err["ResponseMetadata"].get("RequestId"), err
 
 
 def raises(code, call, status=400):

@@ -56,6 +56,14 @@ where
     (lat, start.elapsed())
 }
 
+/// The shared changes measured, in order.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Replicate,
+    EnableRotation,
+    Rotate,
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -72,38 +80,31 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut rows = Vec::new();
 
-    let (lat, wall) = timed(&keys, clients, |k| {
-        let us = us.clone();
-        async move {
-            if let Err(e) = us.replicate_key().key_id(k).replica_region(EU).send().await {
-                eprintln!("replicate: {e:?}");
+    for (name, op) in [
+        ("ReplicateKey (commit in us, ship, commit in eu, ack)", Op::Replicate),
+        ("EnableKeyRotation (shared change, acknowledged by eu)", Op::EnableRotation),
+        ("RotateKeyOnDemand (stage in eu, then activate)", Op::Rotate),
+    ] {
+        let (lat, wall) = timed(&keys, clients, |k| {
+            let us = us.clone();
+            async move {
+                let r = match op {
+                    Op::Replicate => {
+                        us.replicate_key().key_id(k).replica_region(EU).send().await.err().map(|e| format!("{e:?}"))
+                    }
+                    Op::EnableRotation => {
+                        us.enable_key_rotation().key_id(k).send().await.err().map(|e| format!("{e:?}"))
+                    }
+                    Op::Rotate => us.rotate_key_on_demand().key_id(k).send().await.err().map(|e| format!("{e:?}")),
+                };
+                if let Some(e) = r {
+                    eprintln!("{op:?}: {e}");
+                }
             }
-        }
-    })
-    .await;
-    rows.push(summary("ReplicateKey (commit in us, ship, commit in eu, ack)", lat, wall));
-
-    let (lat, wall) = timed(&keys, clients, |k| {
-        let us = us.clone();
-        async move {
-            if let Err(e) = us.enable_key_rotation().key_id(k).send().await {
-                eprintln!("enable rotation: {e:?}");
-            }
-        }
-    })
-    .await;
-    rows.push(summary("EnableKeyRotation (shared change, acknowledged by eu)", lat, wall));
-
-    let (lat, wall) = timed(&keys, clients, |k| {
-        let us = us.clone();
-        async move {
-            if let Err(e) = us.rotate_key_on_demand().key_id(k).send().await {
-                eprintln!("rotate: {e:?}");
-            }
-        }
-    })
-    .await;
-    rows.push(summary("RotateKeyOnDemand (stage in eu, then activate)", lat, wall));
+        })
+        .await;
+        rows.push(summary(name, lat, wall));
+    }
 
     let leader = c.leader(US).unwrap_or(1);
     let lag = c.node(US, leader).kms.replication_status();

@@ -27,7 +27,7 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use self::report::{BenchReport, Latency, OpStats, RunReport, RunStatus};
-use self::target::{Backend, Endpoint, Fixture, Target};
+use self::target::{Backend, Endpoint, Fixture, PeerRegion, Target};
 
 /// Per-request timeout: a request that takes longer counts as a `Timeout` error.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -61,7 +61,10 @@ pub enum Op {
     /// Sign (RSASSA_PSS_SHA_256, RAW 32-byte message) with an RSA 2048 key.
     #[value(name = "sign-rsa-2048")]
     SignRsa2048,
-    /// Decrypt in another region with a multi-region key (not available yet: issue 5).
+    /// Decrypt, in the benchmarked region, a 32-byte ciphertext made in another region (the
+    /// first other region of --dev-json) with a multi-region key replicated here; no
+    /// cross-region call at decrypt time, so it should match `decrypt`. Needs --dev-json with a
+    /// second region.
     #[value(name = "mrk-decrypt")]
     MrkDecrypt,
 }
@@ -102,24 +105,21 @@ impl Op {
             .ok_or_else(|| format!("unknown operation {s:?}; one of {}", Op::ALL.map(Op::name).join(", ")))
     }
 
-    /// Why no target can run this operation yet.
+    /// Why no target can run this operation yet: none at the moment (what a target lacks is
+    /// [`Target::unsupported`]'s business).
     pub fn unavailable(self) -> Option<&'static str> {
-        match self {
-            Op::MrkDecrypt => Some("not available yet (needs issue 5)"),
-            _ => None,
-        }
+        None
     }
 
     /// The KMS action (`X-Amz-Target: TrentService.<action>`).
     pub fn kms_action(self) -> Option<&'static str> {
         match self {
             Op::Encrypt32 | Op::Encrypt4k => Some("Encrypt"),
-            Op::Decrypt => Some("Decrypt"),
             Op::GenerateDataKey => Some("GenerateDataKey"),
             Op::ReEncrypt => Some("ReEncrypt"),
             Op::CreateKey => Some("CreateKey"),
             Op::SignEccP256 | Op::SignRsa2048 => Some("Sign"),
-            Op::MrkDecrypt => None,
+            Op::Decrypt | Op::MrkDecrypt => Some("Decrypt"),
         }
     }
 }
@@ -301,11 +301,13 @@ fn backend(args: &BenchArgs) -> anyhow::Result<Backend> {
                 if endpoints.is_empty() {
                     bail!("{}: region {region} has no endpoint", path.display());
                 }
+                let peer = peer_region(&info, &region, &path.display().to_string())?;
                 Ok(Backend::Keyraft {
                     endpoints,
                     access_key_id: info.access_key_id,
                     secret_access_key: info.secret_access_key,
                     region,
+                    peer,
                 })
             } else if !args.endpoint.is_empty() {
                 let endpoints = args.endpoint.iter().map(|e| Endpoint::parse(e)).collect::<anyhow::Result<Vec<_>>>()?;
@@ -320,12 +322,26 @@ fn backend(args: &BenchArgs) -> anyhow::Result<Backend> {
                     .or_else(|| env(&["AWS_SECRET_ACCESS_KEY"]))
                     .ok_or_else(|| anyhow!("--endpoint needs --secret-key (or $AWS_SECRET_ACCESS_KEY)"))?;
                 let region = args.region.clone().unwrap_or_else(|| "us-east-1".to_owned());
-                Ok(Backend::Keyraft { endpoints, access_key_id, secret_access_key, region })
+                let peer = Err("needs --dev-json with a second region (--endpoint names one region only)".to_owned());
+                Ok(Backend::Keyraft { endpoints, access_key_id, secret_access_key, region, peer })
             } else {
                 bail!("--target keyraft needs --dev-json PATH or --endpoint URL (with --access-key and --secret-key)")
             }
         }
     }
+}
+
+/// The region where `mrk-decrypt` makes its ciphertexts: the first region of dev.json (`path`)
+/// other than `region`, or why there is none (`Err` in the result's `Ok`: the run is skipped).
+fn peer_region(info: &crate::dev::DevInfo, region: &str, path: &str) -> anyhow::Result<Result<PeerRegion, String>> {
+    let Some((name, peer)) = info.regions.iter().find(|(name, _)| name.as_str() != region) else {
+        return Ok(Err(format!("needs a second region to make the ciphertexts in; {path} lists only {region}")));
+    };
+    let endpoints = peer.endpoints.iter().map(|e| Endpoint::parse(e)).collect::<anyhow::Result<Vec<_>>>()?;
+    if endpoints.is_empty() {
+        return Ok(Err(format!("{path}: region {name} (where the ciphertexts would be made) has no endpoint")));
+    }
+    Ok(Ok(PeerRegion { region: name.clone(), endpoints }))
 }
 
 /// One run to measure: the operations with their weights, and what was left out and why.
@@ -813,7 +829,13 @@ mod tests {
         assert_eq!(p.len(), 5);
         assert_eq!(p[0].ops, vec![(Op::Encrypt32, 1)]);
         assert_eq!(p[1].ops, vec![(Op::SignEccP256, 1)]);
-        assert_eq!(p[3].left_out, vec![(Op::MrkDecrypt, "not available yet (needs issue 5)".to_owned())]);
+        assert_eq!(
+            p[3].left_out,
+            vec![(
+                Op::MrkDecrypt,
+                "needs --dev-json with a second region (--endpoint names one region only)".to_owned()
+            )]
+        );
         assert_eq!(p[4].ops, vec![(Op::ReEncrypt, 1)]);
         assert_eq!(run_duration(&args), Some(Duration::from_secs(10)));
 
@@ -835,9 +857,82 @@ mod tests {
         let p = plans(&bao, &target);
         assert_eq!(p[0].ops, vec![(Op::Encrypt32, 2)]);
         assert_eq!(p[0].left_out, vec![(Op::ReEncrypt, "not supported by this target".to_owned())]);
+        assert_eq!(target.unsupported(Op::MrkDecrypt).as_deref(), Some("not supported by this target"));
         assert_eq!(run_duration(&bao), None);
         assert!(BenchArgs::try_parse_from(["bench", "--op", "encrypt-32", "--mix", "decrypt=1"]).is_err());
         assert!(BenchArgs::try_parse_from(["bench", "--op", "sign"]).is_err());
+    }
+
+    /// A dev.json with these regions (each with one endpoint, or none).
+    fn dev_json(dir: &std::path::Path, regions: &[(&str, &[&str])]) -> PathBuf {
+        let regions: serde_json::Map<String, serde_json::Value> = regions
+            .iter()
+            .map(|(name, eps)| ((*name).to_owned(), serde_json::json!({ "endpoints": eps, "admin": [] })))
+            .collect();
+        let path = dir.join(format!("dev-{}.json", regions.len()));
+        let info = serde_json::json!({ "account_id": "111122223333", "access_key_id": "AK",
+                                       "secret_access_key": "SK", "regions": regions });
+        std::fs::write(&path, info.to_string()).unwrap();
+        path
+    }
+
+    #[test]
+    fn mrk_decrypt_makes_its_ciphertexts_in_the_first_other_region() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = |path: &std::path::Path, region: &str| {
+            BenchArgs::try_parse_from([
+                "bench",
+                "--dev-json",
+                path.to_str().unwrap(),
+                "--region",
+                region,
+                "--op",
+                "decrypt,mrk-decrypt",
+            ])
+            .unwrap()
+        };
+        let three = dev_json(
+            dir.path(),
+            &[
+                ("ap-south-1", &["http://127.0.0.1:3"]),
+                ("eu-west-1", &["http://127.0.0.1:2"]),
+                ("us-east-1", &["http://127.0.0.1:1"]),
+            ],
+        );
+        let peer = |b: &Backend| match b {
+            Backend::Keyraft { region, peer: Ok(p), .. } => {
+                (region.clone(), p.region.clone(), p.endpoints[0].host.clone())
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            peer(&backend(&args(&three, "eu-west-1")).unwrap()),
+            ("eu-west-1".into(), "ap-south-1".into(), "127.0.0.1:3".into())
+        );
+        assert_eq!(
+            peer(&backend(&args(&three, "ap-south-1")).unwrap()),
+            ("ap-south-1".into(), "eu-west-1".into(), "127.0.0.1:2".into())
+        );
+        let target = Target::new(backend(&args(&three, "eu-west-1")).unwrap(), 1, REQUEST_TIMEOUT).unwrap();
+        let p = plans(&args(&three, "eu-west-1"), &target);
+        assert_eq!(p[1].ops, vec![(Op::MrkDecrypt, 1)]);
+        assert!(p[1].left_out.is_empty());
+        let note = target.note(Op::MrkDecrypt).unwrap();
+        assert!(note.contains("made in ap-south-1") && note.contains("Decrypt in eu-west-1"), "{note}");
+        assert_eq!(Op::MrkDecrypt.kms_action(), Some("Decrypt"));
+
+        // One region only: decrypt runs, mrk-decrypt is skipped with the reason.
+        let one = dev_json(dir.path(), &[("us-east-1", &["http://127.0.0.1:1"])]);
+        let target = Target::new(backend(&args(&one, "us-east-1")).unwrap(), 1, REQUEST_TIMEOUT).unwrap();
+        let p = plans(&args(&one, "us-east-1"), &target);
+        assert_eq!(p[0].ops, vec![(Op::Decrypt, 1)]);
+        let why = format!("needs a second region to make the ciphertexts in; {} lists only us-east-1", one.display());
+        assert_eq!(p[1].left_out, vec![(Op::MrkDecrypt, why)]);
+
+        // The other region has no endpoint.
+        let empty = dev_json(dir.path(), &[("eu-west-1", &[]), ("us-east-1", &["http://127.0.0.1:1"])]);
+        let target = Target::new(backend(&args(&empty, "us-east-1")).unwrap(), 1, REQUEST_TIMEOUT).unwrap();
+        assert!(target.unsupported(Op::MrkDecrypt).unwrap().contains("region eu-west-1"), "{empty:?}");
     }
 
     #[test]

@@ -363,7 +363,14 @@ mod tests {
             count: None,
             warmup_s: 0.5,
             started_at: "2026-01-01T00:00:00Z".into(),
-            runs: vec![run, mix, RunReport::skipped("mrk-decrypt", "not available yet (needs issue 5)")],
+            runs: vec![
+                run,
+                mix,
+                RunReport::skipped(
+                    "mrk-decrypt",
+                    "needs a second region to make the ciphertexts in; dev.json lists only us-east-1",
+                ),
+            ],
         };
         let md = render_markdown(&report);
         assert!(md.starts_with("## keyraft bench: keyraft (us-east-1, 3 endpoints)\n"), "{md}");
@@ -371,7 +378,7 @@ mod tests {
         assert!(md.contains("| operation | ops | ops/s | errors | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |"));
         assert!(md.contains("| encrypt-32 | 3 | 1234.6 | 2 | 1.000 | 2.000 | 2.000 | 2.000 | 2.000 |"), "{md}");
         assert!(md.contains("| ↳ decrypt (weight 1) | 1 | 10.0 | 0 | – | – | – | – | – |"), "{md}");
-        assert!(md.contains("| mrk-decrypt | skipped: not available yet (needs issue 5) |"), "{md}");
+        assert!(md.contains("| mrk-decrypt | skipped: needs a second region to make the ciphertexts in; dev.json lists only us-east-1 |"), "{md}");
         assert!(md.contains("- encrypt-32: ThrottlingException × 2"), "{md}");
         assert!(md.contains("- mix(encrypt-32=3,decrypt=1): left out sign-ecc-p256"), "{md}");
         // Every table row has the same number of cells as the header.

@@ -51,11 +51,29 @@ impl Endpoint {
     }
 }
 
+/// A second keyraft region (for `mrk-decrypt`): its name, the SigV4 region of its nodes, and
+/// their endpoints.
+#[derive(Debug, Clone)]
+pub struct PeerRegion {
+    pub region: String,
+    pub endpoints: Vec<Endpoint>,
+}
+
 /// The target's connection details.
 #[derive(Debug, Clone)]
 pub enum Backend {
-    Keyraft { endpoints: Vec<Endpoint>, access_key_id: String, secret_access_key: String, region: String },
-    OpenBao { addr: String, token: String },
+    Keyraft {
+        endpoints: Vec<Endpoint>,
+        access_key_id: String,
+        secret_access_key: String,
+        region: String,
+        /// Where `mrk-decrypt` makes its ciphertexts, or why it cannot run.
+        peer: Result<PeerRegion, String>,
+    },
+    OpenBao {
+        addr: String,
+        token: String,
+    },
 }
 
 /// A target with its HTTP client (one connection pool shared by all clients).
@@ -170,9 +188,10 @@ impl Target {
             return Some(why.to_owned());
         }
         match (&self.backend, op) {
-            (Backend::OpenBao { .. }, Op::ReEncrypt | Op::SignEccP256 | Op::SignRsa2048) => {
+            (Backend::OpenBao { .. }, Op::ReEncrypt | Op::SignEccP256 | Op::SignRsa2048 | Op::MrkDecrypt) => {
                 Some("not supported by this target".into())
             }
+            (Backend::Keyraft { peer: Err(why), .. }, Op::MrkDecrypt) => Some(why.clone()),
             _ => None,
         }
     }
@@ -183,14 +202,26 @@ impl Target {
             (Backend::OpenBao { .. }, Op::CreateKey) => Some(
                 "OpenBao key creation is as durable as its storage backend (in memory for `bao server -dev`)".into(),
             ),
+            (Backend::Keyraft { region, peer: Ok(peer), .. }, Op::MrkDecrypt) => Some(format!(
+                "Decrypt in {region} of ciphertexts made in {} with a multi-region key (primary in {}, replica in \
+                 {region}); compare with decrypt (ciphertexts made in {region})",
+                peer.region, peer.region
+            )),
             _ => None,
         }
     }
 
     // ---- keyraft ----
 
-    fn kms_request(&self, endpoint: &Endpoint, action: &str, body: Bytes) -> anyhow::Result<reqwest::RequestBuilder> {
-        let Backend::Keyraft { access_key_id, secret_access_key, region, .. } = &self.backend else {
+    /// A signed KMS request to `endpoint`, a node of `region` (SigV4's region must be the node's).
+    fn kms_request(
+        &self,
+        endpoint: &Endpoint,
+        region: &str,
+        action: &str,
+        body: Bytes,
+    ) -> anyhow::Result<reqwest::RequestBuilder> {
+        let Backend::Keyraft { access_key_id, secret_access_key, .. } = &self.backend else {
             bail!("not a keyraft target");
         };
         let mut h = HeaderMap::with_capacity(6);
@@ -208,18 +239,33 @@ impl Target {
         Ok(self.http.post(&endpoint.url).headers(h).body(body))
     }
 
-    /// One KMS call during setup, retried while the region comes up (transport errors, 5xx).
+    /// One KMS call to the benchmarked region during setup, retried while the region comes up.
     async fn kms_setup_call(&self, action: &str, body: Value) -> anyhow::Result<Value> {
-        let Backend::Keyraft { endpoints, .. } = &self.backend else {
+        let Backend::Keyraft { endpoints, region, .. } = &self.backend else {
             bail!("not a keyraft target");
         };
+        self.kms_setup_call_in(endpoints, region, action, body).await
+    }
+
+    /// One KMS call to the nodes `endpoints` of `region` during setup, retried while the region
+    /// comes up (transport errors, 5xx).
+    async fn kms_setup_call_in(
+        &self,
+        endpoints: &[Endpoint],
+        region: &str,
+        action: &str,
+        body: Value,
+    ) -> anyhow::Result<Value> {
+        if endpoints.is_empty() {
+            bail!("{action}: region {region} has no endpoint");
+        }
         let body = Bytes::from(body.to_string());
         let started = Instant::now();
         let mut attempt = 0usize;
         loop {
             let endpoint = &endpoints[attempt % endpoints.len()];
             attempt += 1;
-            let err = match self.kms_request(endpoint, action, body.clone())?.send().await {
+            let err = match self.kms_request(endpoint, region, action, body.clone())?.send().await {
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
@@ -229,13 +275,14 @@ impl Target {
                             .with_context(|| format!("{action}: response is not JSON"));
                     }
                     let name = aws_error_name(status.as_u16(), &headers, &bytes);
-                    let msg = format!("{action} failed: {status} {name}: {}", String::from_utf8_lossy(&bytes));
+                    let msg =
+                        format!("{action} in {region} failed: {status} {name}: {}", String::from_utf8_lossy(&bytes));
                     if !status.is_server_error() {
                         bail!(msg);
                     }
                     msg
                 }
-                Err(e) => format!("{action} failed: {e}"),
+                Err(e) => format!("{action} in {region} failed: {e}"),
             };
             if started.elapsed() > SETUP_PATIENCE {
                 bail!("{err} (gave up after {} s)", SETUP_PATIENCE.as_secs());
@@ -267,9 +314,60 @@ impl Target {
         Ok(out)
     }
 
+    /// `mrk-decrypt`'s ciphertexts: a multi-region key created in the peer region P, replicated
+    /// to the benchmarked region R (ReplicateKey is called in P and answers once R holds the
+    /// replica), and ciphertexts made in P. One of them is decrypted in R as a check.
+    async fn kms_mrk_ciphertexts(&self) -> anyhow::Result<Vec<String>> {
+        let Backend::Keyraft { region, peer, .. } = &self.backend else {
+            bail!("not a keyraft target");
+        };
+        let peer = peer.as_ref().map_err(|why| anyhow!("{}: {why}", Op::MrkDecrypt.name()))?;
+        let (p, p_endpoints) = (peer.region.as_str(), peer.endpoints.as_slice());
+        let out = self
+            .kms_setup_call_in(
+                p_endpoints,
+                p,
+                "CreateKey",
+                json!({ "Description": "keyraft bench (multi-region)", "MultiRegion": true }),
+            )
+            .await?;
+        let key = out
+            .pointer("/KeyMetadata/KeyId")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("CreateKey MultiRegion in {p}: no KeyMetadata.KeyId in {out}"))?
+            .to_owned();
+        self.kms_setup_call_in(p_endpoints, p, "ReplicateKey", json!({ "KeyId": key, "ReplicaRegion": region }))
+            .await?;
+        let mut out = Vec::with_capacity(CIPHERTEXTS);
+        for _ in 0..CIPHERTEXTS {
+            let r = self
+                .kms_setup_call_in(
+                    p_endpoints,
+                    p,
+                    "Encrypt",
+                    json!({ "KeyId": key, "Plaintext": B64.encode(random_bytes(32)) }),
+                )
+                .await?;
+            let blob = r
+                .get("CiphertextBlob")
+                .and_then(Value::as_str)
+                .ok_or_else(|| anyhow!("Encrypt in {p}: no CiphertextBlob in {r}"))?;
+            out.push(blob.to_owned());
+        }
+        let check = self
+            .kms_setup_call("Decrypt", json!({ "CiphertextBlob": out[0] }))
+            .await
+            .with_context(|| format!("decrypting in {region} a ciphertext made in {p} with {key}"))?;
+        if check.get("KeyId").and_then(Value::as_str).is_none_or(|k| !k.ends_with(&key)) {
+            bail!("Decrypt in {region} of a ciphertext made in {p} answered with another key than {key}: {check}");
+        }
+        Ok(out)
+    }
+
     async fn setup_keyraft(&self, ops: &[Op]) -> anyhow::Result<Fixture> {
         let mut fx = Fixture { run_id: run_id(), ops: HashMap::new() };
-        let needs_key = ops.iter().any(|op| *op != Op::CreateKey);
+        // mrk-decrypt makes its own key (in the peer region); CreateKey needs none.
+        let needs_key = ops.iter().any(|op| !matches!(op, Op::CreateKey | Op::MrkDecrypt));
         let key = if needs_key { Some(self.kms_create_key().await?) } else { None };
         let key = key.as_deref().unwrap_or("");
         let body = |v: Value| Bytes::from(v.to_string());
@@ -320,7 +418,10 @@ impl Target {
                         })
                         .collect()
                 }
-                Op::MrkDecrypt => bail!("{}: {}", op.name(), self.unsupported(op).unwrap_or_default()),
+                Op::MrkDecrypt => {
+                    let cts = self.kms_mrk_ciphertexts().await?;
+                    cts.iter().map(|c| body(json!({ "CiphertextBlob": c }))).collect()
+                }
             };
             fx.ops.insert(op, OpFixture { url: String::new(), bodies });
         }
@@ -441,9 +542,9 @@ impl Target {
     pub fn prepare(&self, op: Op, fx: &Fixture, client: usize, seq: u64) -> anyhow::Result<reqwest::RequestBuilder> {
         let (url, body) = fx.body(op, seq.wrapping_add(client as u64))?;
         match &self.backend {
-            Backend::Keyraft { endpoints, .. } => {
+            Backend::Keyraft { endpoints, region, .. } => {
                 let endpoint = &endpoints[client % endpoints.len()];
-                self.kms_request(endpoint, op.kms_action().unwrap_or("Unsupported"), body)
+                self.kms_request(endpoint, region, op.kms_action().unwrap_or("Unsupported"), body)
             }
             Backend::OpenBao { addr, .. } => {
                 if op == Op::CreateKey {

@@ -176,9 +176,9 @@ impl MrkState {
         self.version += 1;
         for m in self.members() {
             if &m != region {
-                // A new destination has everything before this change to catch up on; recording
-                // the version before it (rather than 0) lets the lag be measured from this change.
-                self.acked.entry(m).or_insert(self.version - 1);
+                // A new destination has acknowledged nothing (0): a staged rotation must not count
+                // it as holding anything (M2).
+                self.acked.entry(m).or_insert(0);
             }
         }
         self.acked.retain(|r, _| r != region);
@@ -333,6 +333,8 @@ pub(crate) fn apply_force_promote(k: &KeyRecord, m: &mut MrkState, now: u64) -> 
     m.fenced_by = None;
     m.epoch_base = m.version;
     m.acked.clear();
+    // A rotation this region staged in a superseded epoch is not activated by the new one.
+    m.staged = None;
     m.bump(&k.region, now, format!("forced promotion of {} (previous primary {old})", k.region));
     Ok(())
 }
@@ -420,10 +422,23 @@ pub(crate) fn apply_incoming(
     now: u64,
 ) -> Result<(Option<(KeyRecord, MrkState)>, ReplicaAnswer), CoreError> {
     let member = s.epoch.primary == *region || s.replicas.contains(region);
+    if let Some((k, _)) = &existing {
+        if k.account != s.account {
+            return Err(CoreError::Validation(format!("{} belongs to another account in {region}", s.key)));
+        }
+    }
     match existing {
         None => {
             if !member {
                 return Ok((None, ReplicaAnswer::NotHeld));
+            }
+            // A replica is created only by a member of the state it is created from (its
+            // primary, or the old primary handing over).
+            if from != &s.epoch.primary && !s.replicas.contains(from) {
+                return Err(CoreError::Validation(format!(
+                    "{from} is not a member of {} and cannot create a replica of it",
+                    s.key
+                )));
             }
             let init = s.inits.get(region).cloned().ok_or_else(|| {
                 CoreError::Validation(format!("{} has no replica in {region} and the message creates none", s.key))

@@ -156,6 +156,42 @@ pub fn open(
         .map_err(|_| CryptoError::Authentication)
 }
 
+/// The context of a reply: bound to the request it answers (the SHA-256 of the request's sealed
+/// bytes, unique per request through its ephemeral key), so a reply cannot be forged, replayed
+/// for another request, or made by anyone but the destination.
+fn reply_context(request_sealed: &[u8]) -> Vec<u8> {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, request_sealed);
+    let mut c = b"reply\0".to_vec();
+    c.extend_from_slice(digest.as_ref());
+    c
+}
+
+/// Seals the destination's reply to the request `request_sealed`, back to its sender.
+pub fn seal_reply(
+    destination: &TransportKey,
+    sender_public: &[u8],
+    request_sealed: &[u8],
+    reply: &[u8],
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<u8>, CryptoError> {
+    seal(destination, sender_public, &reply_context(request_sealed), reply, rng)
+}
+
+/// Opens a reply sealed by [`seal_reply`] for the request `request_sealed` this sender made.
+pub fn open_reply(
+    sender: &TransportKey,
+    destination_public: &[u8],
+    request_sealed: &[u8],
+    sealed_reply: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    open(sender, destination_public, &reply_context(request_sealed), sealed_reply)
+}
+
+/// Constant-time equality of two secrets.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use rand::rngs::OsRng;
@@ -185,6 +221,20 @@ mod tests {
         assert!(open(&d, &s.public_key(), b"ctx", &sealed[..sealed.len() - 1]).is_err());
         // Two seals of the same message differ (fresh ephemeral key and nonce).
         assert_ne!(seal(&s, &d.public_key(), b"ctx", msg, &mut OsRng).unwrap(), sealed);
+    }
+
+    #[test]
+    fn replies_open_only_for_their_request() {
+        let (s, d) = (TransportKey::generate(&mut OsRng).unwrap(), TransportKey::generate(&mut OsRng).unwrap());
+        let req = seal(&s, &d.public_key(), b"ctx", b"request", &mut OsRng).unwrap();
+        let other_req = seal(&s, &d.public_key(), b"ctx", b"request", &mut OsRng).unwrap();
+        let reply = seal_reply(&d, &s.public_key(), &req, b"holds v7", &mut OsRng).unwrap();
+        assert_eq!(open_reply(&s, &d.public_key(), &req, &reply).unwrap().as_slice(), b"holds v7");
+        assert!(open_reply(&s, &d.public_key(), &other_req, &reply).is_err(), "replayed for another request");
+        // Only the destination can make it: a reply sealed by the sender itself does not open.
+        let forged = seal_reply(&s, &s.public_key(), &req, b"holds v7", &mut OsRng).unwrap();
+        assert!(open_reply(&s, &d.public_key(), &req, &forged).is_err());
+        assert!(same_secret(b"abc", b"abc") && !same_secret(b"abc", b"abd") && !same_secret(b"abc", b"ab"));
     }
 
     #[test]

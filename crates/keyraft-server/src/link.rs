@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use keyraft_core::Region;
 use keyraft_raft::replication::{RegionLinks, ShipHandler};
-use keyraft_service::replication::{Link, ShipReply, ShipRequest};
+use keyraft_service::replication::{Link, ShipRequest};
 use keyraft_service::Kms;
 
 /// Wraps the link of a node of the given region, for fault injection (tests cut and heal the
@@ -25,7 +25,7 @@ impl std::fmt::Debug for LinkWrap {
     }
 }
 
-/// Shipments over gRPC, JSON inside.
+/// Shipments over gRPC: the request as JSON, the reply as the destination sealed it.
 pub struct GrpcLink(pub RegionLinks);
 
 impl Link for GrpcLink {
@@ -33,12 +33,11 @@ impl Link for GrpcLink {
         &self,
         dest: &Region,
         req: ShipRequest,
-    ) -> Pin<Box<dyn Future<Output = Result<ShipReply, String>> + Send + '_>> {
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send + '_>> {
         let dest = dest.clone();
         Box::pin(async move {
             let payload = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
-            let reply = self.0.ship(&dest, payload, Duration::from_secs(4)).await?;
-            serde_json::from_slice(&reply).map_err(|e| format!("reply from {dest}: {e}"))
+            self.0.ship(&dest, payload, Duration::from_secs(4)).await
         })
     }
 }
@@ -57,8 +56,7 @@ impl ShipHandler for KmsHandler {
             if req.from != from {
                 return Err(format!("shipment claims to come from {} but was sent by {from}", req.from));
             }
-            let reply = self.0.receive_shipment(req).await;
-            serde_json::to_vec(&reply).map_err(|e| e.to_string())
+            self.0.receive_shipment(req).await
         })
     }
 }

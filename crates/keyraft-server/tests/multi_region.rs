@@ -534,3 +534,30 @@ async fn asymmetric_and_hmac_keys_replicate_too() {
     assert!(v.mac_valid());
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forged_replies_acknowledge_nothing() {
+    let c = Cluster::ready(&[US, EU]).await.expect("cluster");
+    let us = c.client(US, 1);
+    let id = create_mrk(&us).await;
+    // Replies are sealed by the destination and bound to their request: one flipped bit and the
+    // primary counts the shipment as failed, so nothing is acknowledged to the client.
+    c.links.tamper_replies(true);
+    assert_code(
+        us.replicate_key().key_id(&id).replica_region(EU).send().await,
+        "DependencyTimeoutException",
+        "no authentic acknowledgement",
+    );
+    let status = c.node(US, c.leader(US).expect("leader")).kms.replication_status();
+    let eu = status.get(&keyraft_core::Region::parse(EU).expect("region")).expect("eu status");
+    assert_eq!(eu.outbox_depth, 1, "{eu:?}");
+    assert!(eu.last_error.as_deref().is_some_and(|e| e.contains("does not open")), "{eu:?}");
+    c.links.tamper_replies(false);
+    let primary = c.node(US, 1).kms.clone();
+    eventually("acknowledged once replies are authentic", Duration::from_secs(20), || {
+        let p = primary.clone();
+        async move { p.multi_region_states().iter().all(|(_, m)| m.pending().next().is_none()) }
+    })
+    .await;
+    c.shutdown().await;
+}

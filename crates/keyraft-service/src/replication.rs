@@ -33,6 +33,9 @@ use crate::kms::Kms;
 pub struct ShipRequest {
     pub from: Region,
     pub to: Region,
+    /// The sender's clock when it sealed the shipment (ms since the epoch); the destination
+    /// refuses shipments outside [`FRESHNESS`] of its own clock, which bounds replays.
+    pub sent_ms: u64,
     /// JSON of the [`SharedState`] with every material's `wrapped` emptied; authenticated as the
     /// sealing context, so it cannot be altered in transit.
     pub shared: Vec<u8>,
@@ -40,31 +43,50 @@ pub struct ShipRequest {
     pub sealed: Vec<u8>,
 }
 
-/// The destination's answer.
+/// The destination's answer (sealed back to the sender, bound to the request:
+/// `keyraft_crypto::transport::seal_reply`).
 pub type ShipReply = Result<ReplicaAnswer, String>;
 
+/// How far a shipment's `sent_ms` may be from the destination's clock.
+pub const FRESHNESS: Duration = Duration::from_secs(600);
+
 /// The seam between regions. `ship` delivers a request to any node of region `dest` and returns
-/// its answer; an `Err` is a transport failure (the shipper retries).
+/// its sealed reply; an `Err` is a transport failure (the shipper retries).
 pub trait Link: Send + Sync + 'static {
     fn ship(
         &self,
         dest: &Region,
         req: ShipRequest,
-    ) -> Pin<Box<dyn Future<Output = Result<ShipReply, String>> + Send + '_>>;
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send + '_>>;
 }
 
-/// One material secret inside the sealed part.
-#[derive(Serialize, Deserialize)]
-struct SealedSecret {
-    version: u32,
-    format: u8,
-    secret: Vec<u8>,
-}
-
-impl Drop for SealedSecret {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.secret);
+/// The sealed secrets of a shipment, encoded by hand into one zeroized buffer (no serializer's
+/// intermediate copies): per version `version (u32 BE) | format (u8) | length (u32 BE) | secret`.
+fn encode_secrets(secrets: &[(u32, u8, Zeroizing<Vec<u8>>)]) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(secrets.iter().map(|(_, _, s)| 9 + s.len()).sum()));
+    for (version, format, secret) in secrets {
+        out.extend_from_slice(&version.to_be_bytes());
+        out.push(*format);
+        out.extend_from_slice(&(secret.len() as u32).to_be_bytes());
+        out.extend_from_slice(secret);
     }
+    out
+}
+
+/// The secret of `version` in an [`encode_secrets`] buffer, with its format.
+fn find_secret(buf: &[u8], version: u32) -> Option<(u8, &[u8])> {
+    let mut rest = buf;
+    while !rest.is_empty() {
+        let v = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?);
+        let format = *rest.get(4)?;
+        let len = u32::from_be_bytes(rest.get(5..9)?.try_into().ok()?) as usize;
+        let secret = rest.get(9..9usize.checked_add(len)?)?;
+        if v == version {
+            return Some((format, secret));
+        }
+        rest = &rest[9 + len..];
+    }
+    None
 }
 
 /// What the shipper reports about one destination region.
@@ -125,13 +147,14 @@ impl Replication {
     }
 }
 
-/// The sealing context: sender, destination and the clear-text shared state.
-fn context(from: &Region, to: &Region, shared: &[u8]) -> Vec<u8> {
-    let mut c = Vec::with_capacity(from.as_str().len() + to.as_str().len() + shared.len() + 2);
+/// The sealing context: sender, destination, time and the clear-text shared state.
+fn context(from: &Region, to: &Region, sent_ms: u64, shared: &[u8]) -> Vec<u8> {
+    let mut c = Vec::with_capacity(from.as_str().len() + to.as_str().len() + shared.len() + 10);
     c.extend_from_slice(from.as_str().as_bytes());
     c.push(0);
     c.extend_from_slice(to.as_str().as_bytes());
     c.push(0);
+    c.extend_from_slice(&sent_ms.to_be_bytes());
     c.extend_from_slice(shared);
     c
 }
@@ -172,50 +195,74 @@ impl Kms {
         for mt in &mut shared.material {
             let (format, secret) = keyraft_crypto::wrap::open_any(self.root(), k.id.as_str(), mt.version, &mt.wrapped)
                 .map_err(|e| KmsError::Internal(format!("cannot open material of {} v{}: {e}", k.id, mt.version)))?;
-            secrets.push(SealedSecret { version: mt.version, format, secret: secret.to_vec() });
+            secrets.push((mt.version, format, secret));
             mt.wrapped = Vec::new();
         }
         let shared = serde_json::to_vec(&shared).map_err(|e| KmsError::Internal(e.to_string()))?;
-        let plain = Zeroizing::new(serde_json::to_vec(&secrets).map_err(|e| KmsError::Internal(e.to_string()))?);
-        let sealed =
-            transport::seal(&r.transport, dest_public, &context(self.region(), dest, &shared), &plain, &mut self.rng())
-                .map_err(|e| KmsError::Internal(format!("sealing for {dest}: {e}")))?;
-        Ok(ShipRequest { from: self.region().clone(), to: dest.clone(), shared, sealed })
+        let plain = encode_secrets(&secrets);
+        let sent_ms = self.node().clock().now_ms();
+        let ctx = context(self.region(), dest, sent_ms, &shared);
+        let sealed = transport::seal(&r.transport, dest_public, &ctx, &plain, &mut self.rng())
+            .map_err(|e| KmsError::Internal(format!("sealing for {dest}: {e}")))?;
+        Ok(ShipRequest { from: self.region().clone(), to: dest.clone(), sent_ms, shared, sealed })
     }
 
-    /// Receives a shipment from another region: opens it, re-wraps the material under this
-    /// region's root key, commits it as this region's own command and answers with what the
-    /// region holds afterwards.
-    pub async fn receive_shipment(&self, req: ShipRequest) -> ShipReply {
-        self.receive_inner(req).await.map_err(|e| e.to_string())
-    }
-
-    async fn receive_inner(&self, req: ShipRequest) -> Result<ReplicaAnswer, KmsError> {
-        let r = self.replication()?;
+    /// Receives a shipment from another region: opens it (only the claimed sender region can have
+    /// sealed it), re-wraps the material under this region's root key, commits it as this
+    /// region's own command and answers — sealed back to the sender and bound to this request —
+    /// with what the region holds afterwards. `Err`: the shipment is not authentic (no reply can
+    /// be trusted then, so none is sealed).
+    pub async fn receive_shipment(&self, req: ShipRequest) -> Result<Vec<u8>, String> {
+        let r = self.replication().map_err(|e| e.to_string())?;
+        let sender =
+            *r.directory.get(&req.from).ok_or_else(|| format!("region {} is not in the region directory", req.from))?;
         if &req.to != self.region() {
-            return Err(KmsError::Validation(format!("shipment for {} delivered to {}", req.to, self.region())));
+            return Err(format!("shipment for {} delivered to {}", req.to, self.region()));
         }
-        let sender = r
-            .directory
-            .get(&req.from)
-            .ok_or_else(|| KmsError::Validation(format!("region {} is not in the region directory", req.from)))?;
-        let plain = transport::open(&r.transport, sender, &context(&req.from, &req.to, &req.shared), &req.sealed)
-            .map_err(|e| KmsError::Validation(format!("shipment from {} does not open: {e}", req.from)))?;
+        let ctx = context(&req.from, &req.to, req.sent_ms, &req.shared);
+        let plain = transport::open(&r.transport, &sender, &ctx, &req.sealed)
+            .map_err(|e| format!("shipment from {} does not open: {e}", req.from))?;
+        let now = self.node().clock().now_ms();
+        if now.abs_diff(req.sent_ms) > FRESHNESS.as_millis() as u64 {
+            return Err(format!(
+                "shipment from {} is stale or from the future (sent {} ms, now {now} ms)",
+                req.from, req.sent_ms
+            ));
+        }
+        let reply: ShipReply = self.apply_shipment(&req, &plain).await.map_err(|e| e.to_string());
+        let bytes = serde_json::to_vec(&reply).map_err(|e| e.to_string())?;
+        transport::seal_reply(&r.transport, &sender, &req.sealed, &bytes, &mut self.rng()).map_err(|e| e.to_string())
+    }
+
+    /// The authenticated part of [`Kms::receive_shipment`].
+    async fn apply_shipment(&self, req: &ShipRequest, plain: &[u8]) -> Result<ReplicaAnswer, KmsError> {
         let mut shared: SharedState =
             serde_json::from_slice(&req.shared).map_err(|e| KmsError::Validation(format!("shipment: {e}")))?;
-        let secrets: Vec<SealedSecret> =
-            serde_json::from_slice(&plain).map_err(|e| KmsError::Validation(format!("shipment secrets: {e}")))?;
+        // Proof of possession: a region that holds the key takes a state only from a sender that
+        // holds the same first backing key (every history of a key shares its creation material),
+        // so a peer region cannot push or pull a key it never had.
+        let local = self.node().state().read(|s| s.keys.get(&shared.key).cloned());
+        if let Some(k) = &local {
+            if let (Some(mine), Some((_, theirs))) = (k.material(1), find_secret(plain, 1)) {
+                let (_, mine) = keyraft_crypto::wrap::open_any(self.root(), k.id.as_str(), 1, &mine.wrapped)
+                    .map_err(|e| KmsError::Internal(format!("cannot open material of {}: {e}", k.id)))?;
+                if !transport::same_secret(&mine, theirs) {
+                    return Err(KmsError::Validation(format!(
+                        "shipment from {} for {} carries other key material than this region holds",
+                        req.from, k.id
+                    )));
+                }
+            }
+        }
         for mt in &mut shared.material {
-            let s = secrets
-                .iter()
-                .find(|s| s.version == mt.version)
+            let (format, secret) = find_secret(plain, mt.version)
                 .ok_or_else(|| KmsError::Validation(format!("shipment lacks material version {}", mt.version)))?;
             mt.wrapped = keyraft_crypto::wrap::wrap_any(
                 self.root(),
                 shared.key.as_str(),
                 mt.version,
-                s.format,
-                &s.secret,
+                format,
+                secret,
                 &mut self.rng(),
             )
             .map_err(|e| KmsError::Validation(format!("shipment material version {}: {e}", mt.version)))?;
@@ -255,13 +302,21 @@ impl Kms {
             return Ok(());
         }
         let req = self.build_shipment(&k, &m, dest)?;
-        let link = self.replication()?.link.clone();
-        let answer = match tokio::time::timeout(Duration::from_secs(5), link.ship(dest, req)).await {
+        let request_sealed = req.sealed.clone();
+        let r = self.replication()?;
+        let link = r.link.clone();
+        let sealed_reply = match tokio::time::timeout(Duration::from_secs(5), link.ship(dest, req)).await {
             Err(_) => return Err(KmsError::DependencyTimeout(format!("region {dest} did not answer in 5 s"))),
             Ok(Err(e)) => return Err(KmsError::DependencyTimeout(format!("region {dest}: {e}"))),
-            Ok(Ok(Err(e))) => return Err(KmsError::Internal(format!("region {dest} refused {key}: {e}"))),
-            Ok(Ok(Ok(a))) => a,
+            Ok(Ok(bytes)) => bytes,
         };
+        // Only the destination can have sealed this reply, and only for this request.
+        let dest_public = r.directory.get(dest).ok_or_else(|| KmsError::Internal(format!("no key for {dest}")))?;
+        let reply = transport::open_reply(&r.transport, dest_public, &request_sealed, &sealed_reply)
+            .map_err(|e| KmsError::DependencyTimeout(format!("region {dest}: the reply does not open: {e}")))?;
+        let reply: ShipReply = serde_json::from_slice(&reply)
+            .map_err(|e| KmsError::DependencyTimeout(format!("region {dest}: unreadable reply: {e}")))?;
+        let answer = reply.map_err(|e| KmsError::Internal(format!("region {dest} refused {key}: {e}")))?;
         let command = match answer {
             ReplicaAnswer::Holds { epoch, .. } if epoch > m.epoch => {
                 tracing::warn!(%key, %dest, %epoch, "a higher epoch exists: this region is fenced for the key");
@@ -284,11 +339,7 @@ impl Kms {
         };
         self.propose(command).await?;
         let now = self.node().clock().now_ms();
-        let lag = m
-            .changes
-            .iter()
-            .find(|c| c.version > m.acked.get(dest).copied().unwrap_or(0))
-            .map(|c| now.saturating_sub(c.time_ms));
+        let lag = pending_since(&m, m.acked.get(dest).copied().unwrap_or(0)).map(|t| now.saturating_sub(t));
         if let (Some(lag), Ok(mut stats)) = (lag, self.replication()?.stats.lock()) {
             let s = stats.entry(dest.clone()).or_default();
             s.shipped += 1;
@@ -384,7 +435,7 @@ impl Kms {
                 for (dest, acked) in m.pending() {
                     let d = out.entry(dest.clone()).or_default();
                     d.outbox_depth += 1;
-                    let age = m.changes.iter().find(|c| c.version > acked).map(|c| now.saturating_sub(c.time_ms));
+                    let age = pending_since(m, acked).map(|t| now.saturating_sub(t));
                     d.oldest_pending_ms = d.oldest_pending_ms.max(age);
                 }
             }
@@ -412,17 +463,30 @@ impl Kms {
         let deadline = Instant::now() + self.node().config().write_timeout;
         loop {
             let state = self.read(|s| s.multi_region.get(key).cloned()).await?;
-            let waiting: Vec<Region> = match &state {
-                None => return Ok(()),
-                Some(m) if &m.epoch != epoch => {
-                    // The key's primary changed meanwhile (a handover we made, or a promotion):
-                    // the state we wait for was part of it.
-                    if m.version >= version && m.pending().next().is_none() {
-                        return Ok(());
-                    }
-                    m.pending().map(|(r, _)| r.clone()).collect()
+            let Some(m) = state else {
+                return Err(KmsError::InvalidState(format!(
+                    "{key} was deleted before the change reached every region"
+                )));
+            };
+            let waiting: Vec<Region> = if &m.epoch == epoch {
+                m.acked.iter().filter(|(_, v)| **v < version).map(|(r, _)| r.clone()).collect()
+            } else {
+                // Another epoch is current here. The change counts only if that history carries
+                // it (a change is named by its epoch and version; numbers of different epochs do
+                // not compare); a change a forced promotion superseded is not acknowledged (M3).
+                let named = |c: &keyraft_core::multi_region::SharedChange| &c.epoch == epoch && c.version == version;
+                let window_start = m.changes.first().map_or(0, |c| c.version);
+                let carried = m.changes.iter().any(named)
+                    || (m.changes.len() >= multi_region::MAX_CHANGES
+                        && version < window_start
+                        && !m.lost.iter().any(|l| named(&l.change)));
+                if !carried {
+                    return Err(KmsError::InvalidState(format!(
+                        "The change to {key} was superseded by epoch {} before every region confirmed it and was not carried over",
+                        m.epoch
+                    )));
                 }
-                Some(m) => m.acked.iter().filter(|(_, v)| **v < version).map(|(r, _)| r.clone()).collect(),
+                m.pending().map(|(r, _)| r.clone()).collect()
             };
             if waiting.is_empty() {
                 return Ok(());
@@ -473,6 +537,16 @@ impl Kms {
     pub(crate) async fn propose_key(&self, command: Command) -> Result<KeyRecord, KmsError> {
         crate::kms::applied_key(self.propose(command).await?)
     }
+}
+
+/// When a destination that acknowledged `acked` became pending: the time of the oldest change it
+/// lacks; for a destination that acknowledged nothing yet (a new replica), the latest change
+/// (the one that added it, or a later one), so that its lag is not counted from the key's birth.
+fn pending_since(m: &MrkState, acked: u64) -> Option<u64> {
+    if acked == 0 {
+        return m.changes.last().map(|c| c.time_ms);
+    }
+    m.changes.iter().find(|c| c.version > acked).map(|c| c.time_ms)
 }
 
 async fn futures_join<F: Future<Output = ()>>(it: impl Iterator<Item = F>) {

@@ -22,7 +22,7 @@ use keyraft_core::Clock;
 use keyraft_raft::SystemClock;
 use keyraft_server::dev::{DevInfo, DevOptions, NODES_PER_REGION};
 use keyraft_server::{NodeConfig, RunningNode};
-use keyraft_service::replication::{Link, ShipReply, ShipRequest};
+use keyraft_service::replication::{Link, ShipRequest};
 use keyraft_service::{Entropy, OsEntropy};
 
 /// `n` free loopback ports (bound once to learn them, then released).
@@ -275,6 +275,7 @@ pub struct Links {
     delivered: AtomicU64,
     refused: AtomicU64,
     duplicate: std::sync::atomic::AtomicBool,
+    tamper: std::sync::atomic::AtomicBool,
 }
 
 impl Links {
@@ -296,6 +297,11 @@ impl Links {
     /// Delivers every shipment twice from now on (`true`), as a retry after a lost answer does.
     pub fn duplicate(&self, on: bool) {
         self.duplicate.store(on, Ordering::SeqCst);
+    }
+
+    /// Flips one bit of every reply from now on (`true`), as an attacker on the path would.
+    pub fn tamper_replies(&self, on: bool) {
+        self.tamper.store(on, Ordering::SeqCst);
     }
 
     /// Shipments delivered and refused (cut) so far.
@@ -326,7 +332,7 @@ impl Link for FaultyLink {
         &self,
         dest: &keyraft_core::Region,
         req: ShipRequest,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<ShipReply, String>> + Send + '_>> {
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u8>, String>> + Send + '_>> {
         let dest = dest.clone();
         Box::pin(async move {
             if self.links.is_cut(&self.from, dest.as_str()) {
@@ -345,7 +351,15 @@ impl Link for FaultyLink {
                 return Err(format!("link {} -> {dest} was cut in flight (test)", self.from));
             }
             self.links.delivered.fetch_add(1, Ordering::SeqCst);
-            r
+            match r {
+                Ok(mut reply) if self.links.tamper.load(Ordering::SeqCst) => {
+                    if let Some(b) = reply.last_mut() {
+                        *b ^= 1;
+                    }
+                    Ok(reply)
+                }
+                other => other,
+            }
         })
     }
 }

@@ -227,3 +227,112 @@ async fn acknowledged_writes_survive_kill_9_of_a_node_while_writes_run() {
         }
     }
 }
+
+/// Two regions of three `keyraft serve` processes each, configured as a deployment would be
+/// (`transport_key_file`, `[[regions]]` with the other region's transport public key and Raft
+/// addresses): a multi-region key replicates between separate processes, a rotation made while
+/// the whole replica region is down (kill -9) reaches it when it returns, and its ciphertexts
+/// cross regions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn multi_region_key_between_separate_processes() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let log = tmp.path().join("keyraft.log");
+    let ports = keyraft_testkit::free_ports(18);
+    let (ak, sk) = ("AKIAPROCESSTEST00002", "process-test-secret-1111111111111111111");
+    let regions = ["us-east-1", "eu-west-1"];
+    let mut publics = Vec::new();
+    for r in regions {
+        keyraft_server::secrets::ensure_root_key(&tmp.path().join(format!("{r}-root.key"))).expect("root key");
+        let t = keyraft_server::secrets::ensure_transport_key(&tmp.path().join(format!("{r}-transport.key")))
+            .expect("transport key");
+        publics.push(hex::encode(t.public_key()));
+    }
+    let port = |ri: usize, n: usize, kind: usize| ports[ri * 9 + n * 3 + kind];
+    let raft_addrs = |ri: usize| (0..3).map(|n| format!("\"127.0.0.1:{}\"", port(ri, n, 1))).collect::<Vec<_>>();
+    let mut nodes: Vec<(usize, Node)> = Vec::new();
+    for (ri, r) in regions.iter().enumerate() {
+        let other = 1 - ri;
+        let peers: String = (0..3)
+            .map(|n| format!("[[peers]]\nid = {}\nraft_addr = \"127.0.0.1:{}\"\n", n + 1, port(ri, n, 1)))
+            .collect();
+        for n in 0..3 {
+            let config = tmp.path().join(format!("{r}-node{}.toml", n + 1));
+            let text = format!(
+                "cluster_id = \"proc-mrk\"\nregion = \"{r}\"\nnode_id = {}\ndata_dir = \"{}\"\napi_addr = \"127.0.0.1:{}\"\nraft_addr = \"127.0.0.1:{}\"\nadmin_addr = \"127.0.0.1:{}\"\nroot_key_file = \"{}\"\ntransport_key_file = \"{}\"\n{peers}\n[[credentials]]\naccess_key_id = \"{ak}\"\nsecret_access_key = \"{sk}\"\naccount_id = \"111122223333\"\n\n[[regions]]\nname = \"{}\"\ntransport_public_key = \"{}\"\nraft_addrs = [{}]\n",
+                n + 1,
+                tmp.path().join(format!("{r}-node{}", n + 1)).display(),
+                port(ri, n, 0),
+                port(ri, n, 1),
+                port(ri, n, 2),
+                tmp.path().join(format!("{r}-root.key")).display(),
+                tmp.path().join(format!("{r}-transport.key")).display(),
+                regions[other],
+                publics[other],
+                raft_addrs(other).join(", ")
+            );
+            std::fs::write(&config, text).expect("config");
+            nodes.push((
+                ri,
+                Node {
+                    config,
+                    api: format!("http://127.0.0.1:{}", port(ri, n, 0)),
+                    admin: format!("http://127.0.0.1:{}", port(ri, n, 2)),
+                    child: None,
+                },
+            ));
+        }
+    }
+    for (_, n) in nodes.iter_mut() {
+        n.child = Some(spawn(&["serve", "--config", n.config.to_str().expect("utf8")], &log));
+    }
+    let admins: Vec<String> = nodes.iter().map(|(_, n)| n.admin.clone()).collect();
+    wait_healthy(&admins, &log).await;
+    let us = sdk_client(&nodes[0].1.api, "us-east-1", ak, sk);
+    let eu = sdk_client(&nodes[4].1.api, "eu-west-1", ak, sk);
+
+    let id =
+        us.create_key().multi_region(true).send().await.expect("create").key_metadata().unwrap().key_id().to_owned();
+    us.replicate_key().key_id(&id).replica_region("eu-west-1").send().await.expect("replicate between processes");
+    let blob = us.encrypt().key_id(&id).plaintext(Blob::new("v1")).send().await.expect("encrypt");
+    let pt = eu.decrypt().ciphertext_blob(blob.ciphertext_blob().unwrap().clone()).send().await.expect("decrypt in eu");
+    assert_eq!(pt.plaintext().unwrap().as_ref(), b"v1");
+
+    // The whole replica region dies; a rotation cannot be confirmed and is not used yet.
+    for (ri, n) in nodes.iter_mut() {
+        if *ri == 1 {
+            kill9(n.child.as_mut().expect("running"));
+            n.child = None;
+        }
+    }
+    let r = us.rotate_key_on_demand().key_id(&id).send().await;
+    assert_eq!(keyraft_testkit::check::outcome(&r), "DependencyTimeoutException", "{r:?}");
+    for (ri, n) in nodes.iter_mut() {
+        if *ri == 1 {
+            n.child = Some(spawn(&["serve", "--config", n.config.to_str().expect("utf8")], &log));
+        }
+    }
+    wait_healthy(&admins, &log).await;
+    let mut version = 0;
+    for _ in 0..300 {
+        if let Ok(o) = eu.encrypt().key_id(&id).plaintext(Blob::new("v2")).send().await {
+            let b = o.ciphertext_blob().unwrap().as_ref().to_vec();
+            version = u32::from_be_bytes(b[2 + usize::from(b[1])..6 + usize::from(b[1])].try_into().unwrap());
+            if version == 2 {
+                let pt = us.decrypt().ciphertext_blob(Blob::new(b)).send().await.expect("decrypt in us");
+                assert_eq!(pt.plaintext().unwrap().as_ref(), b"v2");
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(version, 2, "the rotation did not reach the returning region");
+    // `keyraft dr status` against a node of the replica region.
+    let out = Command::new(BIN).args(["dr", "status", "--endpoint", &nodes[3].1.admin]).output().expect("dr status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains(&id) && text.contains("REPLICA"), "{text}");
+    for (_, n) in nodes.iter_mut() {
+        if let Some(c) = n.child.as_mut() {
+            kill9(c);
+        }
+    }
+}

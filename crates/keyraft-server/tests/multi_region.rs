@@ -321,6 +321,15 @@ fn blob_version(blob: &[u8]) -> u32 {
     u32::from_be_bytes(blob[2 + l..6 + l].try_into().expect("4 bytes"))
 }
 
+/// Waits until `kms` encrypts under backing-key version `version` of `key`.
+async fn wait_current_version(what: &str, kms: &Client, key: &str, version: u32) {
+    eventually(what, Duration::from_secs(30), || async move {
+        let b = kms.encrypt().key_id(key).plaintext(Blob::new(b"x")).send().await;
+        b.ok().and_then(|o| o.ciphertext_blob().map(|b| blob_version(b.as_ref()))) == Some(version)
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rotation_is_staged_in_every_replica_before_it_encrypts() {
     let c = Cluster::ready(&[US, EU]).await.expect("cluster");
@@ -350,13 +359,7 @@ async fn rotation_is_staged_in_every_replica_before_it_encrypts() {
     assert_eq!(blob_version(&during), 2, "the staged version 3 must not encrypt yet");
     assert_code(us.rotate_key_on_demand().key_id(&id).send().await, "ConflictException", "still staging");
     c.links.heal();
-    let us_ref = &us;
-    let id_ref = &id;
-    eventually("version 3 becomes current after healing", Duration::from_secs(20), || async move {
-        let b = us_ref.encrypt().key_id(id_ref).plaintext(Blob::new(b"x")).send().await;
-        b.ok().and_then(|o| o.ciphertext_blob().map(|b| blob_version(b.as_ref()))) == Some(3)
-    })
-    .await;
+    wait_current_version("version 3 becomes current after healing", &us, &id, 3).await;
     let after = encrypt(&us, &id, b"version 3").await;
     assert_eq!(decrypt(&eu, &after).await.0, b"version 3");
     assert_eq!(decrypt(&eu, &during).await.0, b"during the cut");
@@ -432,19 +435,9 @@ async fn shipping_survives_a_leader_change_and_duplicates_apply_once() {
     c.links.heal();
     let survivor = if leader == 1 { 2 } else { 1 };
     let us = c.client(US, survivor);
-    let (us_ref, id_ref) = (&us, &id);
-    eventually("version 2 active in us-east-1", Duration::from_secs(30), || async move {
-        let b = us_ref.encrypt().key_id(id_ref).plaintext(Blob::new(b"x")).send().await;
-        b.ok().and_then(|o| o.ciphertext_blob().map(|b| blob_version(b.as_ref()))) == Some(2)
-    })
-    .await;
+    wait_current_version("version 2 active in us-east-1", &us, &id, 2).await;
     let eu = c.client(EU, 2);
-    let (eu_ref, id_ref) = (&eu, &id);
-    eventually("version 2 active in eu-west-1", Duration::from_secs(30), || async move {
-        let b = eu_ref.encrypt().key_id(id_ref).plaintext(Blob::new(b"x")).send().await;
-        b.ok().and_then(|o| o.ciphertext_blob().map(|b| blob_version(b.as_ref()))) == Some(2)
-    })
-    .await;
+    wait_current_version("version 2 active in eu-west-1", &eu, &id, 2).await;
     // Both regions hold the same shared state; every effect happened once in eu-west-1.
     let primary = c.node(US, survivor).kms.clone();
     eventually("the outbox drains", Duration::from_secs(30), || {

@@ -202,12 +202,21 @@ pub async fn start(opts: &DevOptions, clock: Arc<dyn Clock>, entropy: Arc<dyn En
         e.endpoints.push(format!("http://{}", c.api_addr));
         e.admin.push(format!("http://{}", c.admin_addr));
     }
-    let mut nodes = Vec::new();
+    let mut nodes: Vec<RunningNode> = Vec::new();
     for cfg in configs {
         if opts.run_regions.as_ref().is_some_and(|run| !run.contains(&cfg.region)) {
             continue;
         }
-        nodes.push(RunningNode::start_with_link(cfg, clock.clone(), entropy.clone(), opts.link_wrap.clone()).await?);
+        match RunningNode::start_with_link(cfg, clock.clone(), entropy.clone(), opts.link_wrap.clone()).await {
+            Ok(n) => nodes.push(n),
+            Err(e) => {
+                // Leave nothing running behind a failed start (a port taken meanwhile, …).
+                for n in nodes {
+                    n.shutdown().await;
+                }
+                return Err(e);
+            }
+        }
     }
     for n in &nodes {
         n.bootstrap().await?;

@@ -322,8 +322,13 @@ impl Kms {
                 tracing::warn!(%key, %dest, %epoch, "a higher epoch exists: this region is fenced for the key");
                 Command::Fenced { key: key.clone(), by: epoch }
             }
-            ReplicaAnswer::Holds { version, .. } => {
+            ReplicaAnswer::Holds { epoch, version } if epoch == m.epoch => {
                 Command::ReplicaAcked { key: key.clone(), region: dest.clone(), epoch: m.epoch.clone(), version }
+            }
+            // Still on an older epoch after our shipment (it did not take it): not an
+            // acknowledgement of ours; retried.
+            ReplicaAnswer::Holds { epoch, .. } => {
+                return Err(KmsError::DependencyTimeout(format!("region {dest} still holds epoch {epoch} of {key}")));
             }
             // The destination deleted its replica (or never had one and is not a member): the
             // primary drops it from the replica list; any other sender just stops sending.

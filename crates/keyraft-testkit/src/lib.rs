@@ -159,13 +159,23 @@ impl Cluster {
             .iter()
             .map(|r| keyraft_core::Region::parse(r).map_err(|e| anyhow::anyhow!("{e}")))
             .collect::<Result<_, _>>()?;
-        let ports = free_ports(regions.len() * NODES_PER_REGION as usize * 3);
-        opts.ports = Some(ports.chunks(3).map(|c| [c[0], c[1], c[2]]).collect());
         opts.tweak = Some(tweak);
         let links = Arc::new(Links::default());
         opts.link_wrap = Some(links.wrap());
         let entropy = Arc::new(RecordingEntropy::default());
-        let cluster = keyraft_server::dev::start(&opts, clock.clone(), entropy.clone()).await?;
+        // Free ports are found by binding and releasing them, so a concurrent test can take one
+        // before the node binds it: start again on other ports (the failed start stops what it
+        // started).
+        let mut attempt = 0;
+        let cluster = loop {
+            let ports = free_ports(regions.len() * NODES_PER_REGION as usize * 3);
+            opts.ports = Some(ports.chunks(3).map(|c| [c[0], c[1], c[2]]).collect());
+            match keyraft_server::dev::start(&opts, clock.clone(), entropy.clone()).await {
+                Ok(c) => break c,
+                Err(e) if attempt < 4 && format!("{e:#}").contains("Address already in use") => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        };
         let configs = cluster.nodes.iter().map(|n| n.config.clone()).collect();
         let info = cluster.info.clone();
         let nodes = cluster.nodes.into_iter().map(Some).collect();

@@ -278,16 +278,13 @@ pub fn key_metadata(k: &KeyRecord, mrk: Option<&MrkState>) -> Value {
             o.insert("MultiRegionConfiguration".into(), multi_region_configuration(k, mrk));
         }
     }
-    if let (None, KeyState::PendingReplicaDeletion, Some(w), Value::Object(o)) =
-        (k.deletion_ms, k.state, k.pending_window_days, &mut m)
-    {
+    // Scheduled for deletion: the window always, the date once it is known (a multi-region
+    // primary in PendingReplicaDeletion has none yet).
+    if let (Some(w), Value::Object(o)) = (k.pending_window_days, &mut m) {
         o.insert("PendingDeletionWindowInDays".into(), json!(w));
     }
     if let (Some(d), Value::Object(o)) = (k.deletion_ms, &mut m) {
         o.insert("DeletionDate".into(), epoch(d));
-        if let Some(w) = k.pending_window_days {
-            o.insert("PendingDeletionWindowInDays".into(), json!(w));
-        }
     }
     m
 }

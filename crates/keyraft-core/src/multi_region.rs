@@ -137,10 +137,6 @@ impl MrkState {
         }
     }
 
-    pub fn primary(&self) -> &Region {
-        &self.epoch.primary
-    }
-
     /// Whether `region` may make shared changes (M1).
     pub fn accepts_shared_changes(&self, region: &Region) -> bool {
         self.epoch.primary == *region && self.fenced_by.is_none()
@@ -228,10 +224,6 @@ pub enum ReplicaAnswer {
     NotHeld,
 }
 
-fn not_mrk(k: &KeyRecord) -> CoreError {
-    CoreError::Unsupported(format!("{} is not a multi-Region key.", k.arn()))
-}
-
 /// The MRK state of `k` (a key created before this state existed counts as a primary of epoch 1
 /// in its own region with no replicas).
 pub fn state_of(states: &BTreeMap<KeyId, MrkState>, k: &KeyRecord) -> Option<MrkState> {
@@ -268,9 +260,6 @@ pub(crate) fn apply_replicate(
     init: &ReplicaInit,
     now: u64,
 ) -> Result<(), CoreError> {
-    if !k.multi_region {
-        return Err(not_mrk(k));
-    }
     check_primary(k, m)?;
     crate::lifecycle::check_manage(k)?;
     if dest == &k.region || m.replicas.contains(dest) {
@@ -286,9 +275,6 @@ pub(crate) fn apply_replicate(
 /// (epoch + 1). From the commit on, this region is a replica and refuses shared changes; `to`
 /// accepts them once the handover reached it.
 pub(crate) fn apply_handover(k: &KeyRecord, m: &mut MrkState, to: &Region, now: u64) -> Result<(), CoreError> {
-    if !k.multi_region {
-        return Err(not_mrk(k));
-    }
     check_primary(k, m)?;
     crate::lifecycle::check_manage(k)?;
     if to == &k.region {
@@ -315,9 +301,6 @@ pub(crate) fn apply_handover(k: &KeyRecord, m: &mut MrkState, to: &Region, now: 
 /// Forced DR promotion, in the region of `k` (a replica): makes it primary at a higher epoch
 /// from the shared state it holds. The old primary is fenced when it learns the new epoch.
 pub(crate) fn apply_force_promote(k: &KeyRecord, m: &mut MrkState, now: u64) -> Result<(), CoreError> {
-    if !k.multi_region {
-        return Err(not_mrk(k));
-    }
     if m.epoch.primary == k.region && m.fenced_by.is_none() {
         return Err(CoreError::InvalidStateMessage(format!(
             "{} is already the primary key (epoch {}).",

@@ -396,7 +396,8 @@ impl RegionState {
         touched.multi_region.push(key.clone());
     }
 
-    /// Applies `f` to a multi-region key and its state; stores both if `f` succeeds.
+    /// Applies `f` to a multi-region key and its state; stores both if `f` succeeds. A key that is
+    /// not multi-region is refused here, so the `apply_*` functions of `multi_region` need not.
     fn change_mrk(
         &mut self,
         key: &KeyId,

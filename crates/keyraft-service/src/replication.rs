@@ -141,10 +141,6 @@ impl Replication {
     pub fn new(transport: TransportKey, directory: BTreeMap<Region, [u8; 32]>, link: Arc<dyn Link>) -> Self {
         Replication { transport, directory, link, stats: Mutex::default(), last_probe: Mutex::default() }
     }
-
-    pub fn regions(&self) -> impl Iterator<Item = &Region> {
-        self.directory.keys()
-    }
 }
 
 /// The sealing context: sender, destination, time and the clear-text shared state.
@@ -399,7 +395,7 @@ impl Kms {
         let rounds = pending.into_iter().filter(|(dest, _)| {
             r.stats.lock().map(|s| s.get(dest).and_then(|d| d.retry_after).is_none_or(|t| t <= now)).unwrap_or(true)
         });
-        futures_join(rounds.map(|(dest, keys)| async move {
+        futures::future::join_all(rounds.map(|(dest, keys)| async move {
             // Up to SHIP_CONCURRENCY shipments per destination in flight; a failure backs the
             // destination off for a moment (the rest of this round still completes).
             let shipments: Vec<_> = keys
@@ -552,10 +548,6 @@ fn pending_since(m: &MrkState, acked: u64) -> Option<u64> {
         return m.changes.last().map(|c| c.time_ms);
     }
     m.changes.iter().find(|c| c.version > acked).map(|c| c.time_ms)
-}
-
-async fn futures_join<F: Future<Output = ()>>(it: impl Iterator<Item = F>) {
-    futures::future::join_all(it).await;
 }
 
 /// Runs the shipper until `shutdown` resolves: on the region's leader, whenever an apply changed

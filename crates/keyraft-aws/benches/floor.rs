@@ -28,7 +28,12 @@
 //! ```text
 //! FLOOR encrypt-32 <ops_per_sec>
 //! FLOOR encrypt-4k <ops_per_sec>
+//! FLOOR policy-default <evaluations_per_sec>
+//! FLOOR policy-conditions <evaluations_per_sec>
 //! ```
+//!
+//! The `policy-*` benches are one Encrypt's authorization (condition context + compiled key
+//! policy, `keyraft_service::authz`), for its share of the floor.
 //!
 //! `KEYRAFT_FLOOR_SUMMARY=0` skips those lines.
 
@@ -209,6 +214,11 @@ fn benches(c: &mut Criterion, fixtures: &[Fixture]) {
     group.bench_function("sigv4-signing-key", |b| {
         b.iter(|| black_box(sigv4::signing_key(black_box(SECRET_ACCESS_KEY), "20240601", REGION, "kms")))
     });
+    // Authorization: the compiled key policy evaluated for one Encrypt, with the condition
+    // context built per request as the service does (`keyraft_service::authz`).
+    for (label, policy, principal) in policy_fixtures() {
+        group.bench_function(format!("policy-{label}"), |b| b.iter(|| black_box(evaluate(&policy, principal))));
+    }
     group.bench_function("os-rng-nonce", |b| {
         b.iter(|| {
             let mut nonce = [0u8; 12];
@@ -217,6 +227,49 @@ fn benches(c: &mut Criterion, fixtures: &[Fixture]) {
         })
     });
     group.finish();
+}
+
+/// (label, compiled key policy, caller): the default policy and the caller its root; a
+/// five-statement policy (administrators, users with an encryption-context condition, a deny)
+/// and a user it names.
+fn policy_fixtures() -> Vec<(&'static str, keyraft_policy::Policy, &'static str)> {
+    let kind = keyraft_policy::PolicyKind::Key;
+    let default = keyraft_policy::Policy::parse(&keyraft_policy::default_key_policy(ACCOUNT), kind).expect("default");
+    let doc = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Sid":"root","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
+        {{"Sid":"admins","Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::{ACCOUNT}:role/admin","arn:aws:iam::{ACCOUNT}:user/ops"]}},"Action":["kms:Create*","kms:Describe*","kms:Enable*","kms:List*","kms:Put*","kms:Update*","kms:Revoke*","kms:Disable*","kms:Get*","kms:Delete*","kms:TagResource","kms:UntagResource","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion"],"Resource":"*"}},
+        {{"Sid":"users","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:user/app"}},"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*"],"Resource":"*","Condition":{{"StringEquals":{{"kms:EncryptionContext:tenant":"t-42"}},"ForAllValues:StringEquals":{{"kms:EncryptionContextKeys":["tenant","purpose"]}}}}}},
+        {{"Sid":"grants","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:user/app"}},"Action":["kms:CreateGrant","kms:ListGrants","kms:RevokeGrant"],"Resource":"*","Condition":{{"Bool":{{"kms:GrantIsForAWSResource":"true"}}}}}},
+        {{"Sid":"no other accounts","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{{"StringNotEquals":{{"kms:CallerAccount":"{ACCOUNT}"}}}}}}
+        ]}}"#
+    );
+    let conditions = keyraft_policy::Policy::parse(&doc, kind).expect("policy");
+    vec![("default", default, "root"), ("conditions", conditions, "user/app")]
+}
+
+/// One Encrypt's authorization as the service does it: the condition context, then the key
+/// policy.
+fn evaluate(policy: &keyraft_policy::Policy, who: &str) -> keyraft_policy::Evaluation {
+    let principal = format!("arn:aws:iam::{ACCOUNT}:{who}");
+    let mut c = keyraft_policy::Context::new();
+    for (k, v) in [("tenant", "t-42"), ("purpose", "backup")] {
+        c.insert(&format!("kms:EncryptionContext:{k}"), v);
+        c.insert("kms:EncryptionContextKeys", k);
+    }
+    c.insert("kms:EncryptionAlgorithm", ENCRYPTION_ALGORITHM);
+    c.insert("aws:PrincipalArn", principal.as_str());
+    c.insert("aws:PrincipalAccount", ACCOUNT);
+    c.insert("kms:CallerAccount", ACCOUNT);
+    c.insert("kms:KeySpec", "SYMMETRIC_DEFAULT");
+    c.insert("kms:KeyUsage", "ENCRYPT_DECRYPT");
+    let resource = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{KEY_ID}");
+    policy.evaluate(&keyraft_policy::Request {
+        principal: keyraft_policy::Principal { arn: &principal, account: ACCOUNT },
+        action: "kms:Encrypt",
+        resource: &resource,
+        context: &c,
+    })
 }
 
 /// Requests per second of [`Fixture::serve`] on one thread, over about `duration`.
@@ -268,4 +321,23 @@ fn main() {
     for fx in &fixtures {
         println!("FLOOR encrypt-{} {:.0}", fx.label, ops_per_sec(fx, duration));
     }
+    for (label, policy, who) in policy_fixtures() {
+        assert!(evaluate(&policy, who).allow || evaluate(&policy, who).allow_account, "policy-{label} must allow");
+        println!("FLOOR policy-{label} {:.0}", per_sec(duration, || evaluate(&policy, who)));
+    }
+}
+
+/// Calls per second of `f` on one thread, over about `duration`.
+fn per_sec<T>(duration: Duration, f: impl Fn() -> T) -> f64 {
+    let start = Instant::now();
+    let mut n: u64 = 0;
+    while start.elapsed() < duration {
+        for _ in 0..256 {
+            black_box(f());
+        }
+        n += 256;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    rate
 }

@@ -3,6 +3,9 @@
 use std::collections::HashMap;
 
 use keyraft_core::AccountId;
+use std::sync::Arc;
+
+use keyraft_service::authz::IdentityPolicies;
 use keyraft_service::Caller;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -16,6 +19,9 @@ pub struct Credential {
     /// The principal's ARN; defaults to the account root.
     #[serde(default)]
     pub principal: Option<String>,
+    /// Identity policy documents (JSON) attached to the principal.
+    #[serde(default)]
+    pub policies: Vec<String>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -35,18 +41,27 @@ pub struct Identities {
 }
 
 impl Identities {
-    pub fn new(creds: &[Credential]) -> Self {
+    /// Fails on a principal ARN outside the credential's account or a malformed identity
+    /// policy, naming the access key.
+    pub fn new(creds: &[Credential]) -> Result<Self, String> {
         let keys = creds
             .iter()
             .map(|c| {
                 let principal = c.principal.clone().unwrap_or_else(|| format!("arn:aws:iam::{}:root", c.account_id));
-                (
-                    c.access_key_id.clone(),
-                    (Zeroizing::new(c.secret_access_key.clone()), Caller { account: c.account_id.clone(), principal }),
-                )
+                let account_prefix = format!("arn:aws:iam::{}:", c.account_id);
+                if !principal.starts_with(&account_prefix) {
+                    return Err(format!(
+                        "credential {}: principal {principal} is not in account {}",
+                        c.access_key_id, c.account_id
+                    ));
+                }
+                let identity = IdentityPolicies::parse(&c.policies)
+                    .map_err(|e| format!("credential {}: identity policy: {e}", c.access_key_id))?;
+                let caller = Caller { account: c.account_id.clone(), principal, identity: Arc::new(identity) };
+                Ok((c.access_key_id.clone(), (Zeroizing::new(c.secret_access_key.clone()), caller)))
             })
-            .collect();
-        Identities { keys }
+            .collect::<Result<_, String>>()?;
+        Ok(Identities { keys })
     }
 
     pub fn caller(&self, access_key_id: &str) -> Option<&Caller> {

@@ -144,7 +144,7 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
             let usages: Vec<&str> = usages.iter().map(String::as_str).collect();
             let origins = names(Origin::ALL);
             let origins: Vec<&str> = origins.iter().map(String::as_str).collect();
-            input.bool_opt("BypassPolicyLockoutSafetyCheck")?;
+            let bypass_lockout_check = input.bool_opt("BypassPolicyLockoutSafetyCheck")?.unwrap_or(false);
             if input.str_opt("CustomKeyStoreId")?.is_some() || input.str_opt("XksKeyId")?.is_some() {
                 return Err(AwsError::new("UnsupportedOperationException", 400, "Custom key stores are not supported"));
             }
@@ -159,6 +159,7 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
                         multi_region: input.bool_opt("MultiRegion")?.unwrap_or(false),
                         tags: input.tags("Tags")?.unwrap_or_default(),
                         policy: input.str_len("Policy", 1, 32768)?.map(str::to_owned),
+                        bypass_lockout_check,
                     },
                 )
                 .await?;
@@ -169,7 +170,7 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
             json!({ "KeyMetadata": key_metadata(&key, kms.multi_region_state(&key).as_ref()) })
         }
         "ReplicateKey" => {
-            input.bool_opt("BypassPolicyLockoutSafetyCheck")?;
+            let bypass_lockout_check = input.bool_opt("BypassPolicyLockoutSafetyCheck")?.unwrap_or(false);
             let region = region(input, "ReplicaRegion")?;
             let out = kms
                 .replicate_key(
@@ -180,6 +181,7 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
                         description: input.str_len("Description", 0, 8192)?.map(str::to_owned),
                         policy: input.str_len("Policy", 1, 32768)?.map(str::to_owned),
                         tags: input.tags("Tags")?.unwrap_or_default(),
+                        bypass_lockout_check,
                     },
                 )
                 .await?;
@@ -378,7 +380,7 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
                 return Err(AwsError::new("UnsupportedOperationException", 400, "Custom key stores are not supported"));
             }
             let n = input.int_opt("NumberOfBytes", 1, 1024)?.ok_or_else(|| missing("NumberOfBytes"))?;
-            json!({ "Plaintext": b64(&kms.generate_random(n as usize)?) })
+            json!({ "Plaintext": b64(&kms.generate_random(caller, n as usize)?) })
         }
         "GetKeyPolicy" => {
             let (name, policy) =
@@ -386,13 +388,14 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
             json!({ "Policy": policy, "PolicyName": name })
         }
         "PutKeyPolicy" => {
-            input.bool_opt("BypassPolicyLockoutSafetyCheck")?;
+            let bypass_lockout_check = input.bool_opt("BypassPolicyLockoutSafetyCheck")?.unwrap_or(false);
             let policy = input.str_len("Policy", 1, 32768)?.ok_or_else(|| missing("Policy"))?;
             kms.put_key_policy(
                 caller,
                 &input.key_ref_req("KeyId")?,
                 input.str_len("PolicyName", 1, 128)?,
                 policy.to_owned(),
+                bypass_lockout_check,
             )
             .await?;
             json!({})
@@ -427,6 +430,27 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
         "GetParametersForImport" | "ImportKeyMaterial" | "DeleteImportedKeyMaterial" => {
             crate::import::dispatch(kms, caller, op, input).await?
         }
+        "GetKeyLastUsage" => {
+            let out = kms.get_key_last_usage(caller, &input.key_ref_req("KeyId")?).await?;
+            let last = match &out.last {
+                Some(u) => json!({
+                    "Operation": u.operation,
+                    "Timestamp": epoch(u.time_ms),
+                    "CloudTrailEventId": u.event_id,
+                    "KmsRequestId": u.request_id,
+                }),
+                None => json!({}),
+            };
+            json!({
+                "KeyId": out.key.as_str(),
+                "KeyLastUsage": last,
+                "TrackingStartDate": epoch(out.tracking_start_ms),
+                "KeyCreationDate": epoch(out.creation_ms),
+            })
+        }
+        "CreateGrant" | "ListGrants" | "ListRetirableGrants" | "RetireGrant" | "RevokeGrant" => {
+            crate::grants::dispatch(kms, caller, op, input).await?
+        }
         _ => return Ok(None),
     };
     if dry_run {
@@ -439,7 +463,7 @@ pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Re
     Ok(Some(out))
 }
 
-fn paged(mut v: Value, next: Option<String>) -> Value {
+pub(crate) fn paged(mut v: Value, next: Option<String>) -> Value {
     if let Value::Object(o) = &mut v {
         o.insert("Truncated".into(), json!(next.is_some()));
         if let Some(m) = next {

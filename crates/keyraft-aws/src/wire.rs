@@ -41,6 +41,16 @@ fn length(member: &str, min: usize, max: usize) -> AwsError {
 }
 
 impl Input {
+    /// The request's members as sent.
+    pub fn members(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    /// A nested structure read with the same rules.
+    pub fn from_members(members: Map<String, Value>) -> Self {
+        Input(members)
+    }
+
     /// Parses a request body: a JSON object (an empty body counts as `{}`).
     pub fn parse(body: &[u8]) -> Result<Self, AwsError> {
         if body.iter().all(|b| b.is_ascii_whitespace()) {

@@ -150,6 +150,26 @@ pub enum Command {
         region: Region,
         epoch: Epoch,
     },
+    // Grants (`grants.rs`). Appended.
+    /// CreateGrant: the grant id is generated before proposing; apply stamps the time.
+    CreateGrant {
+        grant: Box<crate::grants::Grant>,
+    },
+    /// RetireGrant (authorized by the grant itself, checked before proposing).
+    RetireGrant {
+        key: KeyId,
+        grant_id: String,
+    },
+    /// RevokeGrant (authorized by the key policy).
+    RevokeGrant {
+        key: KeyId,
+        grant_id: String,
+    },
+    /// The last cryptographic use of keys one node served since its previous report
+    /// (`usage.rs`). Appended.
+    RecordUsage {
+        entries: Vec<(KeyId, crate::usage::LastUsage)>,
+    },
 }
 
 impl Command {
@@ -163,6 +183,8 @@ impl Command {
                 | Command::DeleteKey { .. }
                 | Command::PutKeyPolicy { .. }
                 | Command::DeleteImportedKeyMaterial { .. }
+                | Command::RetireGrant { .. }
+                | Command::RevokeGrant { .. }
         )
     }
 }
@@ -178,6 +200,8 @@ pub enum Applied {
     Alias(AliasRecord),
     /// ApplyReplica: what this region holds of the key afterwards.
     Replica(ReplicaAnswer),
+    /// CreateGrant: the id of the grant in force.
+    Grant(String),
 }
 
 /// The state machine's response to one log entry.

@@ -24,6 +24,7 @@ pub mod clock;
 pub mod command;
 pub mod context;
 pub mod error;
+pub mod grants;
 pub mod ids;
 pub mod import;
 pub mod lifecycle;
@@ -31,6 +32,7 @@ pub mod model;
 pub mod multi_region;
 pub mod rotation;
 pub mod state;
+pub mod usage;
 
 pub use clock::Clock;
 pub use command::{Applied, ApplyResult, Command, Envelope};

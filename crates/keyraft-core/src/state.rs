@@ -6,10 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{Applied, ApplyResult, Command, Envelope, RequestId};
 use crate::error::CoreError;
+use crate::grants::{self, Grant};
 use crate::ids::{AccountId, AliasName, KeyId};
 use crate::lifecycle;
 use crate::model::{AliasRecord, KeyRecord, KeyState};
 use crate::multi_region::{self as mrk, MrkState, ReplicaAnswer};
+use crate::usage::LastUsage;
 
 /// How long an idempotency id is remembered, in state-machine time.
 pub const DEDUPE_WINDOW_MS: u64 = 15 * 60 * 1000;
@@ -35,6 +37,8 @@ pub enum AppliedRef {
     Alias(AliasName),
     /// Appended after format 1's variants (bincode numbers them in order).
     Replica(crate::multi_region::ReplicaAnswer),
+    /// A grant id (appended with grants).
+    Grant(String),
 }
 
 impl AppliedRef {
@@ -44,6 +48,7 @@ impl AppliedRef {
             Applied::Key(k) => AppliedRef::Key(k.id.clone()),
             Applied::Alias(a) => AppliedRef::Alias(a.name.clone()),
             Applied::Replica(r) => AppliedRef::Replica(r.clone()),
+            Applied::Grant(id) => AppliedRef::Grant(id.clone()),
         }
     }
 }
@@ -62,6 +67,10 @@ pub struct RegionState {
     /// Multi-region keys: epoch, shared version, replica list and outbox per key
     /// (`multi_region.rs`). Added in snapshot format 2.
     pub multi_region: BTreeMap<KeyId, MrkState>,
+    /// Grants by key, then by grant id (`grants.rs`). Added in snapshot format 3.
+    pub grants: BTreeMap<KeyId, BTreeMap<String, Grant>>,
+    /// The last cryptographic use of each key (`usage.rs`). Added in snapshot format 3.
+    pub usage: BTreeMap<KeyId, LastUsage>,
 }
 
 /// What an apply changed, so that a store can persist just that.
@@ -72,6 +81,10 @@ pub struct Touched {
     pub requests: Vec<RequestId>,
     pub deleted: Vec<KeyId>,
     pub multi_region: Vec<KeyId>,
+    /// Keys whose grants changed.
+    pub grants: Vec<KeyId>,
+    /// Keys whose last usage changed.
+    pub usage: Vec<KeyId>,
 }
 
 impl RegionState {
@@ -102,6 +115,7 @@ impl RegionState {
                     Ok(self.aliases.get(name).map_or(Applied::Unit, |a| Applied::Alias(a.clone())))
                 }
                 Ok(AppliedRef::Replica(r)) => Ok(Applied::Replica(r.clone())),
+                Ok(AppliedRef::Grant(id)) => Ok(Applied::Grant(id.clone())),
             };
         }
         let result = self.apply_command(&env.command, now, touched);
@@ -197,6 +211,12 @@ impl RegionState {
                 }
                 if self.multi_region.remove(key).is_some() {
                     touched.multi_region.push(key.clone());
+                }
+                if self.grants.remove(key).is_some() {
+                    touched.grants.push(key.clone());
+                }
+                if self.usage.remove(key).is_some() {
+                    touched.usage.push(key.clone());
                 }
                 touched.keys.push(key.clone());
                 let gone: Vec<AliasName> =
@@ -339,6 +359,40 @@ impl RegionState {
                 crate::import::apply_delete(k, *expired_ms, now)?;
                 touched.keys.push(key.clone());
                 Ok(Applied::Key(Box::new(k.clone())))
+            }
+            Command::CreateGrant { grant } => {
+                let k = self
+                    .keys
+                    .get(&grant.key)
+                    .ok_or_else(|| CoreError::NotFound(format!("Key '{}' does not exist", grant.key)))?;
+                grants::check_create(k)?;
+                grants::validate(k, grant)?;
+                let mut grant = grant.as_ref().clone();
+                grant.creation_ms = now;
+                let id = grants::insert(self.grants.entry(grant.key.clone()).or_default(), grant)?;
+                touched.grants.push(k.id.clone());
+                Ok(Applied::Grant(id))
+            }
+            Command::RetireGrant { key, grant_id } | Command::RevokeGrant { key, grant_id } => {
+                let removed = self.grants.get_mut(key).and_then(|g| g.remove(grant_id));
+                if removed.is_none() {
+                    return Err(CoreError::NotFound(format!("Grant ID {grant_id} not found")));
+                }
+                if self.grants.get(key).is_some_and(BTreeMap::is_empty) {
+                    self.grants.remove(key);
+                }
+                touched.grants.push(key.clone());
+                Ok(Applied::Unit)
+            }
+            Command::RecordUsage { entries } => {
+                for (key, used) in entries {
+                    if !self.keys.contains_key(key) || self.usage.get(key).is_some_and(|u| !used.newer_than(u)) {
+                        continue;
+                    }
+                    self.usage.insert(key.clone(), used.clone());
+                    touched.usage.push(key.clone());
+                }
+                Ok(Applied::Unit)
             }
             Command::ReplicateKey { key, region, init } => {
                 self.change_mrk(key, touched, |k, m| mrk::apply_replicate(k, m, region, init, now))

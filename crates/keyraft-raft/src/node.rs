@@ -36,6 +36,15 @@ pub enum LeaderReply<T> {
     Failed(String),
 }
 
+/// The leader's answer to a forwarded write: the apply result and the log index of the entry.
+/// A bare `ApplyResult` (an older leader's answer) still decodes, without the index.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum WriteReply {
+    Indexed { result: ApplyResult, index: u64 },
+    Bare(ApplyResult),
+}
+
 /// One node of a region's Raft group, with its store.
 pub struct RegionNode {
     cfg: RegionConfig,
@@ -127,11 +136,26 @@ impl RegionNode {
     /// accepts writes: a follower forwards to the leader and retries across leader changes; the
     /// request id makes a retried command apply once.
     pub async fn write(&self, request_id: RequestId, command: Command) -> Result<ApplyResult, RaftNodeError> {
+        Ok(self.write_indexed(request_id, command).await?.0)
+    }
+
+    /// [`RegionNode::write`], also returning the Raft log index of the committed entry (`None`
+    /// when an older leader did not say).
+    pub async fn write_indexed(
+        &self,
+        request_id: RequestId,
+        command: Command,
+    ) -> Result<(ApplyResult, Option<u64>), RaftNodeError> {
         let forward = ForwardWrite { request_id, command };
-        self.on_leader(Rpc::ForwardWrite, &forward, self.cfg.write_timeout, RaftNodeError::Timeout, || {
-            self.propose_local(forward.request_id, forward.command.clone())
+        let reply = self
+            .on_leader(Rpc::ForwardWrite, &forward, self.cfg.write_timeout, RaftNodeError::Timeout, || {
+                self.propose_local_indexed(forward.request_id, forward.command.clone())
+            })
+            .await?;
+        Ok(match reply {
+            WriteReply::Indexed { result, index } => (result, Some(index)),
+            WriteReply::Bare(result) => (result, None),
         })
-        .await
     }
 
     /// Runs `local` if this node leads the region, or `rpc` on the leader otherwise, following
@@ -180,10 +204,19 @@ impl RegionNode {
 
     /// Leader side of a write: stamp the time, propose, wait for apply.
     pub async fn propose_local(&self, request_id: RequestId, command: Command) -> LeaderReply<ApplyResult> {
+        match self.propose_local_indexed(request_id, command).await {
+            LeaderReply::Ok(WriteReply::Indexed { result, .. } | WriteReply::Bare(result)) => LeaderReply::Ok(result),
+            LeaderReply::NotLeader(h) => LeaderReply::NotLeader(h),
+            LeaderReply::Failed(e) => LeaderReply::Failed(e),
+        }
+    }
+
+    /// [`RegionNode::propose_local`] with the log index of the entry (the forwarded write's answer).
+    pub async fn propose_local_indexed(&self, request_id: RequestId, command: Command) -> LeaderReply<WriteReply> {
         let env = Envelope { request_id, time_ms: self.clock.now_ms(), command };
         let res: Result<ClientWriteResponse<TypeConfig>, _> = self.raft.client_write(env).await;
         match res {
-            Ok(resp) => LeaderReply::Ok(resp.data),
+            Ok(resp) => LeaderReply::Ok(WriteReply::Indexed { result: resp.data, index: resp.log_id.index }),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => LeaderReply::NotLeader(f.leader_id),
             Err(e) => LeaderReply::Failed(e.to_string()),
         }

@@ -81,7 +81,7 @@ impl RaftService for RaftGrpc {
 
     async fn forward_write(&self, req: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
         let fw: ForwardWrite = self.payload(req)?;
-        Self::reply(&self.node.propose_local(fw.request_id, fw.command).await)
+        Self::reply(&self.node.propose_local_indexed(fw.request_id, fw.command).await)
     }
 
     async fn read_index(&self, req: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {

@@ -1,11 +1,13 @@
 //! The admin HTTP API: `/v1/status` (every node of the region), `/v1/replication` (outbox depth
 //! and lag per destination region), `/v1/dr/status` and `POST /v1/dr/promote` (multi-region
-//! keys: roles, epochs, forced promotion) and `/healthz`.
+//! keys: roles, epochs, forced promotion), `/healthz`, `/readyz`
+//! (readiness) and `/metrics` (Prometheus).
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
 use std::collections::BTreeMap;
 
 use axum::routing::{get, post};
@@ -16,6 +18,8 @@ use keyraft_service::ops::Promotion;
 use keyraft_service::replication::DestinationStatus;
 use keyraft_service::Kms;
 use serde::{Deserialize, Serialize};
+
+use crate::metrics::NodeMetrics;
 
 /// `/v1/status`: the answering node and every voter of its region.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,14 +36,50 @@ pub struct NodeEntry {
     pub error: Option<String>,
 }
 
-pub fn router(kms: Arc<Kms>) -> Router {
+pub fn router(kms: Arc<Kms>, metrics: Arc<NodeMetrics>) -> Router {
+    let scrape = Router::new().route("/metrics", get(scrape)).with_state(metrics);
     Router::new()
         .route("/v1/status", get(status))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/v1/replication", get(replication))
         .route("/v1/dr/status", get(dr_status))
         .route("/v1/dr/promote", post(dr_promote))
         .with_state(kms)
+        .merge(scrape)
+}
+
+/// `/metrics`: the node's Prometheus text exposition.
+async fn scrape(State(metrics): State<Arc<NodeMetrics>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], metrics.render().await)
+}
+
+/// `/readyz`: 200 when this node knows a leader of its region and has applied every entry it
+/// knows committed (it answers reads without waiting to catch up); 503 with the reason otherwise.
+async fn readyz(State(kms): State<Arc<Kms>>) -> (StatusCode, Json<serde_json::Value>) {
+    let s = kms.node().status().await;
+    let reason = if s.state == "Shutdown" {
+        Some("shutting down".to_owned())
+    } else if s.leader.is_none() {
+        Some("no known leader of the region".to_owned())
+    } else if s.applied_index < s.committed_index {
+        Some(format!(
+            "applied index {} is behind committed index {}",
+            s.applied_index.unwrap_or(0),
+            s.committed_index.unwrap_or(0)
+        ))
+    } else {
+        None
+    };
+    let body = serde_json::json!({
+        "ready": reason.is_none(),
+        "reason": reason,
+        "leader": s.leader,
+        "committed_index": s.committed_index,
+        "applied_index": s.applied_index,
+    });
+    let code = if reason.is_none() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(body))
 }
 
 /// `/v1/replication`: this region's outbox per destination region, as this node sees it.

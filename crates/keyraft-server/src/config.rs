@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use keyraft_aws::quota::QuotaConfig;
 use keyraft_aws::Credential;
 use keyraft_core::Region;
 use keyraft_raft::{PeerConfig, RegionConfig};
@@ -47,6 +48,38 @@ pub struct NodeConfig {
     /// The other regions of the deployment, for multi-region keys.
     #[serde(default)]
     pub regions: Vec<RemoteRegion>,
+    /// `[quotas]`: per-account request quotas (default: on, AWS's us-east-1 defaults), e.g.
+    /// `symmetric = 50000.0`, `[quotas.operations] CreateKey = 50.0`, `enabled = false`.
+    #[serde(default)]
+    pub quotas: QuotaConfig,
+    /// `[audit]`: the node's hash-chained audit trail (default: on, `<data_dir>/audit.jsonl`,
+    /// fail-closed, no fsync per record).
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// `[audit]` of the node config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The audit file (default `<data_dir>/audit.jsonl`).
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// A record that cannot be written fails its request with KMSInternalException (default
+    /// true); false: the request is answered and the record lost (logged).
+    #[serde(default = "yes")]
+    pub fail_closed: bool,
+    /// fsync the file after every record (default false).
+    #[serde(default)]
+    pub fsync: bool,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { enabled: true, path: None, fail_closed: true, fsync: false }
+    }
 }
 
 /// Another region of the deployment.
@@ -89,6 +122,11 @@ impl NodeConfig {
         rc
     }
 
+    /// Where this node writes its audit trail.
+    pub fn audit_path(&self) -> PathBuf {
+        self.audit.path.clone().unwrap_or_else(|| self.data_dir.join("audit.jsonl"))
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
             matches!(self.peers.len(), 1 | 3 | 5),
@@ -108,6 +146,11 @@ impl NodeConfig {
         anyhow::ensure!(
             self.regions.is_empty() || self.transport_key_file.is_some(),
             "[[regions]] needs transport_key_file"
+        );
+        let bad = keyraft_aws::quota::Quotas::unknown_operations(&self.quotas);
+        anyhow::ensure!(
+            bad.is_empty(),
+            "[quotas.operations] names {bad:?}: not KMS operations with their own quota (cryptographic operations take their family's: symmetric, rsa, ecc, post_quantum)"
         );
         Ok(())
     }
@@ -130,6 +173,11 @@ mod tests {
                 cfg.validate().unwrap();
                 assert_eq!((cfg.region.as_str(), cfg.node_id), (region, n));
                 assert_eq!(cfg.region_config().peers.len(), 3);
+                // Principals and their identity policies parse too.
+                let ids = keyraft_aws::Identities::new(&cfg.credentials).unwrap_or_else(|e| panic!("{path}: {e}"));
+                let app = ids.caller("AKIAEXAMPLEKEYRAFT02").expect("the example user");
+                assert_eq!(app.principal, "arn:aws:iam::111122223333:user/app");
+                assert_eq!(app.identity.0.len(), 1);
                 seen += 1;
             }
         }

@@ -41,6 +41,9 @@ pub struct DevOptions {
     /// Run only these regions' nodes (the others stay configured: a region outage for DR
     /// drills). `None`: every region.
     pub run_regions: Option<Vec<Region>>,
+    /// Every node's request quotas. Off by default in dev (a development loop and the test
+    /// clusters are not to be throttled); `keyraft dev --quotas` turns AWS's defaults on.
+    pub quotas: keyraft_aws::quota::QuotaConfig,
 }
 
 impl DevOptions {
@@ -54,6 +57,7 @@ impl DevOptions {
             ports: None,
             link_wrap: None,
             run_regions: None,
+            quotas: keyraft_aws::quota::QuotaConfig { enabled: false, ..Default::default() },
         }
     }
 }
@@ -62,15 +66,38 @@ impl DevOptions {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DevInfo {
     pub account_id: String,
+    /// The account root's access key pair.
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// Further principals of the dev account: IAM users with no identity policy, who may do
+    /// only what key policies and grants allow them.
+    #[serde(default)]
+    pub users: Vec<DevUser>,
     pub regions: BTreeMap<String, RegionEndpoints>,
 }
+
+/// A dev IAM user (`arn:aws:iam::<account>:user/<name>`) and its access key pair.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DevUser {
+    pub name: String,
+    pub arn: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// The dev user's name.
+pub const DEV_USER: &str = "dev-user";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegionEndpoints {
     pub endpoints: Vec<String>,
     pub admin: Vec<String>,
+    /// Each node's Prometheus scrape URL (`<admin>/metrics`).
+    #[serde(default)]
+    pub metrics: Vec<String>,
+    /// Each node's audit trail file (`keyraft audit verify|tail`).
+    #[serde(default)]
+    pub audit: Vec<PathBuf>,
 }
 
 pub struct DevCluster {
@@ -79,9 +106,16 @@ pub struct DevCluster {
 }
 
 /// The node configs of a dev deployment, creating root keys and credentials on first start.
-pub fn configs(opts: &DevOptions) -> anyhow::Result<(Vec<NodeConfig>, (String, String))> {
+pub fn configs(opts: &DevOptions) -> anyhow::Result<(Vec<NodeConfig>, (String, String), DevUser)> {
     std::fs::create_dir_all(&opts.data_dir).with_context(|| format!("creating {}", opts.data_dir.display()))?;
-    let creds = dev_credentials(&opts.data_dir)?;
+    let creds = stored_key_pair(&opts.data_dir.join("dev-credentials.json"))?;
+    let user_pair = stored_key_pair(&opts.data_dir.join("dev-user-credentials.json"))?;
+    let user = DevUser {
+        name: DEV_USER.into(),
+        arn: format!("arn:aws:iam::{DEV_ACCOUNT}:user/{DEV_USER}"),
+        access_key_id: user_pair.0,
+        secret_access_key: user_pair.1,
+    };
     let account = AccountId::parse(DEV_ACCOUNT).map_err(|e| anyhow::anyhow!("{e}"))?;
     // Per region: its root key, its transport key and its voters' Raft addresses; every node
     // then lists the other regions (transport public key, Raft addresses) for multi-region keys.
@@ -143,17 +177,29 @@ pub fn configs(opts: &DevOptions) -> anyhow::Result<(Vec<NodeConfig>, (String, S
                 admin_addr: format!("{}:{admin}", opts.host),
                 root_key_file: plan.root_key_file.clone(),
                 peers: plan.peers.clone(),
-                credentials: vec![Credential {
-                    access_key_id: creds.0.clone(),
-                    secret_access_key: creds.1.clone(),
-                    account_id: account.clone(),
-                    principal: None,
-                }],
+                credentials: vec![
+                    Credential {
+                        access_key_id: creds.0.clone(),
+                        secret_access_key: creds.1.clone(),
+                        account_id: account.clone(),
+                        principal: None,
+                        policies: Vec::new(),
+                    },
+                    Credential {
+                        access_key_id: user.access_key_id.clone(),
+                        secret_access_key: user.secret_access_key.clone(),
+                        account_id: account.clone(),
+                        principal: Some(user.arn.clone()),
+                        policies: Vec::new(),
+                    },
+                ],
                 read_barrier: true,
                 heartbeat_ms: None,
                 snapshot_every: None,
                 transport_key_file: Some(plan.transport_key_file.clone()),
                 regions: others.clone(),
+                quotas: opts.quotas.clone(),
+                audit: Default::default(),
             };
             if let Some(t) = opts.tweak {
                 t(&mut cfg);
@@ -161,13 +207,12 @@ pub fn configs(opts: &DevOptions) -> anyhow::Result<(Vec<NodeConfig>, (String, S
             out.push(cfg);
         }
     }
-    Ok((out, creds))
+    Ok((out, creds, user))
 }
 
-/// The dev access key pair: created once, then read back from `dev-credentials.json`.
-fn dev_credentials(dir: &Path) -> anyhow::Result<(String, String)> {
-    let path = dir.join("dev-credentials.json");
-    if let Ok(text) = std::fs::read_to_string(&path) {
+/// A dev access key pair: created once, then read back from `path`.
+fn stored_key_pair(path: &Path) -> anyhow::Result<(String, String)> {
+    if let Ok(text) = std::fs::read_to_string(path) {
         let v: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
         if let (Some(a), Some(s)) = (v["access_key_id"].as_str(), v["secret_access_key"].as_str()) {
@@ -175,7 +220,7 @@ fn dev_credentials(dir: &Path) -> anyhow::Result<(String, String)> {
         }
     }
     let creds = (secrets::new_access_key_id(), secrets::new_secret_access_key());
-    write_private(&path, &serde_json::json!({"access_key_id": creds.0, "secret_access_key": creds.1}).to_string())?;
+    write_private(path, &serde_json::json!({"access_key_id": creds.0, "secret_access_key": creds.1}).to_string())?;
     Ok(creds)
 }
 
@@ -193,14 +238,22 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 
 /// Starts every node, waits for a leader in each region and writes `dev.json`.
 pub async fn start(opts: &DevOptions, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> anyhow::Result<DevCluster> {
-    let (configs, creds) = configs(opts)?;
+    let (configs, creds, user) = configs(opts)?;
     // Every region's endpoints go to dev.json, also those not run now (`--run-regions`).
     let mut regions: BTreeMap<String, RegionEndpoints> = BTreeMap::new();
     for c in &configs {
-        let e =
-            regions.entry(c.region.to_string()).or_insert_with(|| RegionEndpoints { endpoints: vec![], admin: vec![] });
+        let e = regions.entry(c.region.to_string()).or_insert_with(|| RegionEndpoints {
+            endpoints: vec![],
+            admin: vec![],
+            metrics: vec![],
+            audit: vec![],
+        });
         e.endpoints.push(format!("http://{}", c.api_addr));
         e.admin.push(format!("http://{}", c.admin_addr));
+        e.metrics.push(format!("http://{}/metrics", c.admin_addr));
+        if c.audit.enabled {
+            e.audit.push(c.audit_path());
+        }
     }
     let mut nodes: Vec<RunningNode> = Vec::new();
     for cfg in configs {
@@ -224,7 +277,13 @@ pub async fn start(opts: &DevOptions, clock: Arc<dyn Clock>, entropy: Arc<dyn En
     for n in &nodes {
         n.wait_for_leader(Duration::from_secs(30)).await?;
     }
-    let info = DevInfo { account_id: DEV_ACCOUNT.into(), access_key_id: creds.0, secret_access_key: creds.1, regions };
+    let info = DevInfo {
+        account_id: DEV_ACCOUNT.into(),
+        access_key_id: creds.0,
+        secret_access_key: creds.1,
+        users: vec![user],
+        regions,
+    };
     write_private(&opts.data_dir.join("dev.json"), &serde_json::to_string_pretty(&info)?)?;
     Ok(DevCluster { info, nodes })
 }

@@ -3,8 +3,10 @@
 //!
 //! - [`config`]: the node configuration file (`keyraft serve --config node.toml`).
 //! - [`node`]: `RunningNode`: binds the listeners and starts every part of one node.
-//! - [`admin`]: the admin HTTP API (`/v1/status`, `/v1/replication`, `/v1/dr/…`, `/healthz`).
+//! - [`audit`]: `AuditLog`, the hash-chained CloudTrail-shaped audit trail; `keyraft audit verify|tail`.
+//! - [`admin`]: the admin HTTP API (`/v1/status`, `/v1/replication`, `/v1/dr/…`, `/healthz`, `/readyz`, `/metrics`).
 //! - [`dev`]: `keyraft dev`: two regions × three nodes in one process.
+//! - [`metrics`]: `NodeMetrics`, the node's Prometheus metrics (`/metrics`) and request observer.
 //! - [`link`]: the cross-region link over gRPC (multi-region keys) and its fault-injection seam.
 //! - [`dr`]: `keyraft dr status|promote`: multi-region key roles, epochs, forced promotion.
 //! - [`status`]: `keyraft status`: a region's nodes, leader, term and indexes.
@@ -12,11 +14,13 @@
 //! - [`bench`]: `keyraft bench`: load generator for keyraft and OpenBao transit.
 
 pub mod admin;
+pub mod audit;
 pub mod bench;
 pub mod config;
 pub mod dev;
 pub mod dr;
 pub mod link;
+pub mod metrics;
 pub mod node;
 pub mod secrets;
 pub mod status;

@@ -28,6 +28,9 @@ enum Cmd {
     Serve {
         #[arg(long)]
         config: PathBuf,
+        /// Log lines as text or as JSON objects (one a line).
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
     },
     /// Run the embedded default: regions of three nodes each in one process, on loopback.
     Dev {
@@ -44,6 +47,12 @@ enum Cmd {
         /// outage, for DR drills with `keyraft dr`).
         #[arg(long, value_delimiter = ',')]
         run_regions: Option<Vec<String>>,
+        /// Log lines as text or as JSON objects (one a line).
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+        /// Enforce AWS's default request quotas per account (ThrottlingException when over).
+        #[arg(long)]
+        quotas: bool,
     },
     /// Show a region's nodes, leader, term and log indexes, asked from a node's admin URL.
     Status {
@@ -61,10 +70,35 @@ enum Cmd {
         #[command(subcommand)]
         cmd: DrCmd,
     },
+    /// A node's audit trail: verify its hash chain, or follow it.
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
     /// A region's X25519 transport key (multi-region key material is sealed to it).
     TransportKey {
         #[command(subcommand)]
         cmd: TransportKeyCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Checks each file's hash chain (each file is its own chain): exit 0 when every file is
+    /// intact, 1 naming the first broken record otherwise.
+    Verify {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Prints the last records as short lines (time, event, principal, key, outcome, request id).
+    Tail {
+        file: PathBuf,
+        /// Keep printing records as they are appended.
+        #[arg(short, long)]
+        follow: bool,
+        /// How many of the last records to print first.
+        #[arg(short = 'n', long = "lines", default_value_t = 10)]
+        lines: usize,
     },
 }
 
@@ -148,18 +182,29 @@ where
     Err(last)
 }
 
-fn init_tracing() {
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to stderr; a request's lines carry its `request` span (`id`, `op`).
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => fmt.init(),
+        LogFormat::Json => fmt.json().with_current_span(true).with_span_list(false).init(),
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Serve { config } => {
-            init_tracing();
+        Cmd::Serve { config, log_format } => {
+            init_tracing(log_format);
             let text = std::fs::read_to_string(&config).with_context(|| format!("reading {}", config.display()))?;
             let cfg: NodeConfig = toml::from_str(&text).with_context(|| format!("parsing {}", config.display()))?;
             let node = RunningNode::start(cfg, Arc::new(SystemClock), Arc::new(OsEntropy)).await?;
@@ -171,9 +216,10 @@ async fn main() -> anyhow::Result<()> {
             tokio::signal::ctrl_c().await?;
             node.shutdown().await;
         }
-        Cmd::Dev { data_dir, regions, base_port, run_regions } => {
-            init_tracing();
+        Cmd::Dev { data_dir, regions, base_port, run_regions, log_format, quotas } => {
+            init_tracing(log_format);
             let mut opts = DevOptions::new(data_dir);
+            opts.quotas.enabled = quotas;
             opts.base_port = base_port;
             let parse = |list: &[String]| -> anyhow::Result<Vec<Region>> {
                 list.iter().map(|r| Region::parse(r).map_err(|e| anyhow::anyhow!("{e}"))).collect()
@@ -197,11 +243,22 @@ async fn main() -> anyhow::Result<()> {
             println!("  account           {}", info.account_id);
             println!("  access key id     {}", info.access_key_id);
             println!("  secret access key {}", info.secret_access_key);
+            for u in &info.users {
+                println!(
+                    "  user {} ({}): access key id {}, secret access key {} (no permissions until a key policy or grant names it)",
+                    u.name, u.arn, u.access_key_id, u.secret_access_key
+                );
+            }
             for (region, e) in &info.regions {
                 let down = opts.run_regions.as_ref().is_some_and(|run| !run.iter().any(|r| r.as_str() == region));
                 println!("  {region}{}", if down { " (not running: --run-regions)" } else { "" });
                 println!("    endpoints {}", e.endpoints.join(" "));
                 println!("    admin     {}", e.admin.join(" "));
+                println!("    metrics   {}", e.metrics.join(" "));
+                println!(
+                    "    audit     {}",
+                    e.audit.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
+                );
             }
             println!("  written to {}", opts.data_dir.join("dev.json").display());
             println!(
@@ -229,6 +286,14 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::Bench(args) => {
             keyraft_server::bench::run(*args).await?;
+        }
+        Cmd::Audit { cmd: AuditCmd::Verify { files } } => {
+            if !keyraft_server::audit::verify_files(&files, &mut std::io::stdout().lock())? {
+                std::process::exit(1);
+            }
+        }
+        Cmd::Audit { cmd: AuditCmd::Tail { file, follow, lines } } => {
+            keyraft_server::audit::tail(&file, lines, follow, &mut std::io::stdout().lock())?;
         }
         Cmd::TransportKey { cmd: TransportKeyCmd::New { file } } => {
             anyhow::ensure!(!file.exists(), "{} exists; not overwriting a transport key", file.display());

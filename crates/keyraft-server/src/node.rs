@@ -55,6 +55,16 @@ impl RunningNode {
         let root = crate::secrets::read_root_key(&config.root_key_file)?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+        // Opened before anything starts: a corrupt audit tail refuses the start.
+        let audit = match config.audit.enabled {
+            true => Some(Arc::new(crate::audit::AuditLog::open(crate::audit::AuditOptions {
+                path: config.audit_path(),
+                fail_closed: config.audit.fail_closed,
+                fsync: config.audit.fsync,
+                region: config.region.to_string(),
+            })?) as Arc<dyn keyraft_aws::Observer>),
+            false => None,
+        };
         let raft_listener = TcpListener::bind(&config.raft_addr)
             .await
             .with_context(|| format!("binding Raft listener {}", config.raft_addr))?;
@@ -108,19 +118,29 @@ impl RunningNode {
             }
         }));
 
+        let metrics = Arc::new(crate::metrics::NodeMetrics::new(kms.clone()));
+        let mut observers = vec![metrics.clone() as Arc<dyn keyraft_aws::Observer>];
+        observers.extend(audit);
+        observers.push(Arc::new(keyraft_aws::usage::UsageObserver::new(kms.clone())));
+        let quotas = config.quotas.enabled.then(|| Arc::new(keyraft_aws::quota::Quotas::new(&config.quotas)));
         let api = router(Arc::new(ApiState {
             kms: kms.clone(),
-            identities: Arc::new(Identities::new(&config.credentials)),
+            identities: Arc::new(Identities::new(&config.credentials).map_err(anyhow::Error::msg)?),
             clock: clock.clone(),
+            observers,
+            quotas,
         }));
         let rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = axum::serve(api_listener, api).with_graceful_shutdown(stopped(rx)).await {
+            if let Err(e) = axum::serve(api_listener, api.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .with_graceful_shutdown(stopped(rx))
+                .await
+            {
                 tracing::error!(error = %e, "AWS API server failed");
             }
         }));
 
-        let admin = crate::admin::router(kms.clone());
+        let admin = crate::admin::router(kms.clone(), metrics);
         let rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(admin_listener, admin).with_graceful_shutdown(stopped(rx)).await {

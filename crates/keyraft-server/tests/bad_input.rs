@@ -398,15 +398,10 @@ async fn bad_requests_get_aws_errors_and_change_nothing() {
         json!({ "KeyId": key, "Message": B64.encode("m"), "SigningAlgorithm": "RSASSA_PSS_SHA_256" }).to_string();
     // A symmetric key cannot sign (AWS: InvalidKeyUsageException).
     cases.push(case("Sign", raw.signed("Sign", sign_body.as_bytes()), sign_body, "InvalidKeyUsageException"));
-    let grant =
-        json!({ "KeyId": key, "GranteePrincipal": "arn:aws:iam::111122223333:root", "Operations": ["Decrypt"] })
-            .to_string();
-    cases.push(case(
-        "CreateGrant",
-        raw.signed("CreateGrant", grant.as_bytes()),
-        grant,
-        "UnsupportedOperationException",
-    ));
+    // A grant may only name operations the key supports (AWS: ValidationException).
+    let grant = json!({ "KeyId": key, "GranteePrincipal": "arn:aws:iam::111122223333:root", "Operations": ["Sign"] })
+        .to_string();
+    cases.push(case("CreateGrant", raw.signed("CreateGrant", grant.as_bytes()), grant, "ValidationException"));
     // --- body ---
     let bodies: Vec<(&'static str, &'static str, Vec<u8>, &'static str)> = vec![
         ("malformed JSON", "CreateKey", br#"{"Description": "x""#.to_vec(), "SerializationException"),
@@ -778,7 +773,11 @@ fn seed_body(op: &str, key: &str, spare: &str, ct: &str) -> Value {
         "GenerateDataKey" => json!({ "KeyId": key, "KeySpec": "AES_256" }),
         "GenerateDataKeyWithoutPlaintext" => json!({ "KeyId": key, "NumberOfBytes": 32 }),
         "GenerateRandom" => json!({ "NumberOfBytes": 32 }),
-        "PutKeyPolicy" => json!({ "KeyId": key, "PolicyName": "default", "Policy": "{\"Statement\":[]}" }),
+        "PutKeyPolicy" => json!({
+            "KeyId": key,
+            "PolicyName": "default",
+            "Policy": keyraft_policy::default_key_policy(keyraft_server::dev::DEV_ACCOUNT),
+        }),
         "GetKeyPolicy" => json!({ "KeyId": key, "PolicyName": "default" }),
         "EnableKeyRotation" => json!({ "KeyId": key, "RotationPeriodInDays": 90 }),
         _ => json!({ "KeyId": key }),
@@ -859,7 +858,8 @@ fn check_success_shape(op: &str, answer: &Value, request: &[u8]) {
         "GetKeyRotationStatus" => (&["KeyRotationEnabled"], &[]),
         "ScheduleKeyDeletion" => (&["KeyId", "DeletionDate", "KeyState", "PendingWindowInDays"], &[]),
         "CancelKeyDeletion" => (&["KeyId"], &[]),
-        "Sign" | "CreateGrant" | "ReplicateKey" | "NoSuchOperation" => {
+        "CreateGrant" => (&["GrantToken", "GrantId"], &[]),
+        "Sign" | "ReplicateKey" | "NoSuchOperation" => {
             panic!("{op} succeeded: {:?}", String::from_utf8_lossy(request))
         }
         _ => (&[], &[]),

@@ -40,6 +40,13 @@ pub enum KmsError {
     InvalidMarker(String),
     #[error("{0}")]
     MalformedPolicy(String),
+    /// The key policy, identity policies and grants do not allow the request.
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("{0}")]
+    InvalidGrantToken(String),
+    #[error("{0}")]
+    InvalidGrantId(String),
     #[error("{0}")]
     InvalidArn(String),
     /// The region's Raft group could not be reached in time (no leader, partition).

@@ -1,6 +1,7 @@
 //! Leader-driven, time-based lifecycle: once a key's deletion date has passed, the leader proposes
 //! `DeleteKey`; once a key's automatic rotation is due, it proposes `RotateKey` with fresh
 //! material; once imported material's ValidTo has passed, it proposes its deletion. Every node so agrees on when each happened.
+//! Every node also proposes the key uses it collected (`usage.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,8 @@ pub async fn run(kms: Arc<Kms>, every: Duration, shutdown: impl std::future::Fut
             _ = &mut shutdown => return,
             _ = tick.tick() => {}
         }
+        // Every node reports the key uses it served (at most once per `usage::FLUSH_EVERY`).
+        kms.flush_usage(false).await;
         let node = kms.node();
         if node.raft().metrics().borrow().current_leader != Some(node.config().node_id) {
             continue;

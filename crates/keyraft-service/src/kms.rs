@@ -9,15 +9,31 @@ use keyraft_crypto::asymmetric::LoadedKey;
 use keyraft_crypto::{KeyMaterial, RootKey};
 use keyraft_raft::RegionNode;
 
+use crate::authz::{Access, IdentityPolicies, PolicyCache};
 use crate::entropy::{Entropy, Rng};
 use crate::error::KmsError;
 
 /// Who is calling: the identity established by the edge (SigV4, client certificate).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Caller {
     pub account: AccountId,
     /// `arn:aws:iam::<account>:user/<name>` or `…:root`.
     pub principal: String,
+    /// The identity policies attached to the principal.
+    pub identity: Arc<IdentityPolicies>,
+}
+
+impl Caller {
+    /// A caller with no identity policies (the account root needs none).
+    pub fn new(account: AccountId, principal: impl Into<String>) -> Self {
+        Caller { account, principal: principal.into(), identity: Arc::default() }
+    }
+
+    /// The account root.
+    pub fn root(account: AccountId) -> Self {
+        let principal = format!("arn:aws:iam::{account}:root");
+        Caller::new(account, principal)
+    }
 }
 
 /// Unwrapped material by (key, version), with the wrapped bytes it was opened from.
@@ -38,6 +54,10 @@ pub struct Kms {
     pub(crate) private_keys: RwLock<HashMap<(KeyId, u32), Arc<LoadedKey>>>,
     /// Cross-region replication of multi-region keys, once configured (`replication.rs`).
     pub(crate) replication: std::sync::OnceLock<crate::replication::Replication>,
+    /// Compiled key policies (see `authz`).
+    policies: PolicyCache,
+    /// Uses of keys not yet proposed (see `usage`).
+    pub(crate) usage: crate::usage::UsageTracker,
 }
 
 impl Kms {
@@ -49,6 +69,8 @@ impl Kms {
             cache: RwLock::default(),
             private_keys: RwLock::default(),
             replication: std::sync::OnceLock::new(),
+            policies: PolicyCache::default(),
+            usage: Default::default(),
         }
     }
 
@@ -81,7 +103,11 @@ impl Kms {
     /// Proposes a command (forwarded to the leader by the node) and maps the apply result.
     pub(crate) async fn propose(&self, command: Command) -> Result<Applied, KmsError> {
         let id = RequestId(self.random());
-        Ok(self.node.write(id, command).await??)
+        let (applied, index) = self.node.write_indexed(id, command).await?;
+        if let Some(i) = index {
+            crate::committed::note(i);
+        }
+        Ok(applied?)
     }
 
     /// Reads the region's key state after the linearizable read barrier.
@@ -90,11 +116,45 @@ impl Kms {
         Ok(self.node.state().read(f))
     }
 
-    /// Resolves a key reference to the key's record, as the caller may see it. Call inside
-    /// [`Kms::read`]'s closure via [`resolve_in`].
-    pub(crate) async fn resolve(&self, caller: &Caller, key: &KeyRef) -> Result<KeyRecord, KmsError> {
-        let region = self.region().clone();
-        self.read(|s| resolve_in(s, &region, caller, key)).await?
+    /// Resolves a key reference to the key's record and decides whether the caller may perform
+    /// `access` on it (key policy, identity policies, grants; see [`crate::authz`]).
+    pub(crate) async fn resolve(&self, caller: &Caller, key: &KeyRef, access: Access) -> Result<KeyRecord, KmsError> {
+        self.read(|s| self.resolve_authorized(s, caller, key, &access)).await?
+    }
+
+    /// [`Kms::resolve`] inside a state snapshot.
+    pub(crate) fn resolve_authorized(
+        &self,
+        s: &RegionState,
+        caller: &Caller,
+        key: &KeyRef,
+        access: &Access,
+    ) -> Result<KeyRecord, KmsError> {
+        let k = resolve_in(s, self.region(), caller, key, access.cross_account())?;
+        self.authorize(s, caller, &k, key, access)?;
+        Ok(k)
+    }
+
+    /// Decides `access` on a resolved key; `named` is how the request referred to it.
+    pub(crate) fn authorize(
+        &self,
+        s: &RegionState,
+        caller: &Caller,
+        k: &KeyRecord,
+        named: &KeyRef,
+        access: &Access,
+    ) -> Result<(), KmsError> {
+        let alias = match named {
+            KeyRef::Alias(a) | KeyRef::AliasArn { alias: a, .. } => Some(a.to_string()),
+            _ => None,
+        };
+        let grant_allows = crate::grants::allows(s, caller, k, access);
+        crate::authz::authorize_key(&self.policies, s, caller, k, access, alias.as_deref(), grant_allows)
+    }
+
+    /// Decides an operation that names no key (identity policies alone).
+    pub(crate) fn authorize_account(&self, caller: &Caller, access: Access) -> Result<(), KmsError> {
+        crate::authz::authorize_account(caller, &access, self.region().as_str())
     }
 
     /// The unwrapped material of one version of a key.
@@ -122,41 +182,48 @@ impl Kms {
     }
 }
 
-/// Resolves a key reference in a state snapshot. Keys of other regions and accounts are not
-/// visible (NotFound), as in AWS without a cross-account policy.
+/// Resolves a key reference in a state snapshot. Keys of other regions are not visible
+/// (NotFound). Keys of other accounts are visible only by ARN and only for operations AWS allows
+/// across accounts (`cross_account`); whether the caller may use them is for the key policy to
+/// say.
 pub(crate) fn resolve_in(
     s: &RegionState,
     region: &Region,
     caller: &Caller,
     key: &KeyRef,
+    cross_account: bool,
 ) -> Result<KeyRecord, KmsError> {
     let not_found = |what: &str| KmsError::NotFound(format!("Key '{what}' does not exist"));
-    let id = match key {
-        KeyRef::Id(id) => id.clone(),
+    let (id, account) = match key {
+        KeyRef::Id(id) => (id.clone(), &caller.account),
         KeyRef::Arn(arn) => {
-            if &arn.region != region || arn.account != caller.account {
+            if &arn.region != region || (arn.account != caller.account && !cross_account) {
                 return Err(not_found(&arn.to_string()));
             }
-            arn.key_id.clone()
+            (arn.key_id.clone(), &arn.account)
         }
-        KeyRef::Alias(alias) => s.alias_target(alias).cloned().ok_or_else(|| {
-            KmsError::NotFound(format!(
-                "Alias {} is not found.",
-                keyraft_core::ids::alias_arn(region, &caller.account, alias)
-            ))
-        })?,
+        KeyRef::Alias(alias) => (
+            s.alias_target(alias).cloned().ok_or_else(|| {
+                KmsError::NotFound(format!(
+                    "Alias {} is not found.",
+                    keyraft_core::ids::alias_arn(region, &caller.account, alias)
+                ))
+            })?,
+            &caller.account,
+        ),
         KeyRef::AliasArn { region: r, account, alias } => {
             let arn = keyraft_core::ids::alias_arn(r, account, alias);
-            if r != region || account != &caller.account {
+            if r != region || (account != &caller.account && !cross_account) {
                 return Err(KmsError::NotFound(format!("Alias {arn} is not found.")));
             }
-            s.alias_target(alias).cloned().ok_or_else(|| KmsError::NotFound(format!("Alias {arn} is not found.")))?
+            let target = s.alias_target(alias).filter(|id| s.keys.get(*id).is_some_and(|k| &k.account == account));
+            (target.cloned().ok_or_else(|| KmsError::NotFound(format!("Alias {arn} is not found.")))?, account)
         }
     };
     match s.keys.get(&id) {
-        Some(k) if k.account == caller.account => Ok(k.clone()),
+        Some(k) if &k.account == account => Ok(k.clone()),
         _ => Err(not_found(
-            &keyraft_core::KeyArn { region: region.clone(), account: caller.account.clone(), key_id: id }.to_string(),
+            &keyraft_core::KeyArn { region: region.clone(), account: account.clone(), key_id: id }.to_string(),
         )),
     }
 }

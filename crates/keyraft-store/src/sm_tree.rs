@@ -9,6 +9,8 @@
 //! | `r/<request id hex>` | `Remembered`                   |
 //! | `d/<key id>`         | `AccountId` (deleted-key tombstone) |
 //! | `g/<key id>`         | `MrkState` (multi-region key; added after format 1, same value format) |
+//! | `t/<key id>`         | `BTreeMap<grant id, Grant>` (the key's grants; added after format 1, same value format) |
+//! | `u/<key id>`         | `LastUsage` (the key's last cryptographic use; added after format 1, same value format) |
 //! | `m/last_applied`     | `Option<LogId>`                |
 //! | `m/membership`       | `StoredMembership`             |
 //! | `m/clock`            | `u64` (`RegionState::clock_ms`) |
@@ -16,7 +18,10 @@
 //! Every value is [`codec::encode`](crate::codec)d. Loading is strict: an unknown key, a record
 //! stored under another record's name or an undecodable value is an error.
 
+use std::collections::BTreeMap;
+
 use keyraft_core::command::RequestId;
+use keyraft_core::grants::Grant;
 use keyraft_core::multi_region::MrkState;
 use keyraft_core::state::{Remembered, Touched};
 use keyraft_core::{AccountId, AliasName, AliasRecord, KeyId, KeyRecord, RegionState};
@@ -32,6 +37,8 @@ const ALIAS_PREFIX: &str = "a/";
 const REQUEST_PREFIX: &str = "r/";
 const DELETED_PREFIX: &str = "d/";
 const MRK_PREFIX: &str = "g/";
+const GRANTS_PREFIX: &str = "t/";
+const USAGE_PREFIX: &str = "u/";
 const LAST_APPLIED: &str = "m/last_applied";
 const MEMBERSHIP: &str = "m/membership";
 const CLOCK: &str = "m/clock";
@@ -116,6 +123,16 @@ pub(crate) fn load(tree: &sled::Tree) -> Result<Machine, StoreError> {
                 KeyId::parse(id).map_err(|_| StoreError::corrupt("multi-region state", format!("bad key {key}")))?;
             let state: MrkState = decode("multi-region state", &v)?;
             m.state.multi_region.insert(id, state);
+        } else if let Some(id) = key.strip_prefix(GRANTS_PREFIX) {
+            let id = KeyId::parse(id).map_err(|_| StoreError::corrupt("grants", format!("bad key {key}")))?;
+            let grants: BTreeMap<String, Grant> = decode("grants", &v)?;
+            if grants.values().any(|g| g.key != id) {
+                return Err(StoreError::corrupt("grants", format!("a grant of another key stored as {key}")));
+            }
+            m.state.grants.insert(id, grants);
+        } else if let Some(id) = key.strip_prefix(USAGE_PREFIX) {
+            let id = KeyId::parse(id).map_err(|_| StoreError::corrupt("key usage", format!("bad key {key}")))?;
+            m.state.usage.insert(id, decode("key usage", &v)?);
         } else if key == LAST_APPLIED {
             m.last_applied = decode("last applied log id", &v)?;
         } else if key == MEMBERSHIP {
@@ -193,6 +210,26 @@ pub(crate) fn write_touched(
             None => batch.remove(k.as_bytes()),
         }
     }
+    let mut grants: Vec<&KeyId> = touched.grants.iter().collect();
+    grants.sort_unstable();
+    grants.dedup();
+    for id in grants {
+        let k = format!("{GRANTS_PREFIX}{id}");
+        match m.state.grants.get(id) {
+            Some(g) => batch.insert(k.as_bytes(), encode("grants", g)?),
+            None => batch.remove(k.as_bytes()),
+        }
+    }
+    let mut usage: Vec<&KeyId> = touched.usage.iter().collect();
+    usage.sort_unstable();
+    usage.dedup();
+    for id in usage {
+        let k = format!("{USAGE_PREFIX}{id}");
+        match m.state.usage.get(id) {
+            Some(u) => batch.insert(k.as_bytes(), encode("key usage", u)?),
+            None => batch.remove(k.as_bytes()),
+        }
+    }
     put_meta(batch, m, membership_changed)
 }
 
@@ -217,6 +254,12 @@ pub(crate) fn rewrite_all(tree: &sled::Tree, m: &Machine) -> Result<sled::Batch,
     }
     for (id, s) in &m.state.multi_region {
         batch.insert(format!("{MRK_PREFIX}{id}").as_bytes(), encode("multi-region state", s)?);
+    }
+    for (id, g) in &m.state.grants {
+        batch.insert(format!("{GRANTS_PREFIX}{id}").as_bytes(), encode("grants", g)?);
+    }
+    for (id, u) in &m.state.usage {
+        batch.insert(format!("{USAGE_PREFIX}{id}").as_bytes(), encode("key usage", u)?);
     }
     put_meta(&mut batch, m, true)?;
     Ok(batch)

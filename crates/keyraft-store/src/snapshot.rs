@@ -22,9 +22,9 @@ pub(crate) const SNAPSHOT_TREE: &str = "sm_snapshot";
 const CURRENT: &[u8] = b"current";
 const COUNTER: &[u8] = b"counter";
 
-/// The snapshot format this build writes (2: format 1 plus the multi-region key states). It
-/// also reads format 1.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
+/// The snapshot format this build writes (3: format 2 plus grants and key usage; 2: format 1 plus the
+/// multi-region key states). It also reads formats 1 and 2.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 3;
 
 /// The region state as snapshot format 1 laid it out (before multi-region key states).
 #[derive(Deserialize)]
@@ -34,6 +34,25 @@ struct RegionStateV1 {
     requests: std::collections::BTreeMap<keyraft_core::command::RequestId, keyraft_core::state::Remembered>,
     clock_ms: u64,
     deleted: std::collections::BTreeMap<keyraft_core::KeyId, keyraft_core::AccountId>,
+}
+
+/// The region state as snapshot format 2 laid it out (before grants).
+#[derive(Deserialize)]
+struct RegionStateV2 {
+    keys: std::collections::BTreeMap<keyraft_core::KeyId, keyraft_core::KeyRecord>,
+    aliases: std::collections::BTreeMap<keyraft_core::AliasName, keyraft_core::AliasRecord>,
+    requests: std::collections::BTreeMap<keyraft_core::command::RequestId, keyraft_core::state::Remembered>,
+    clock_ms: u64,
+    deleted: std::collections::BTreeMap<keyraft_core::KeyId, keyraft_core::AccountId>,
+    multi_region: std::collections::BTreeMap<keyraft_core::KeyId, keyraft_core::multi_region::MrkState>,
+}
+
+#[derive(Deserialize)]
+struct PayloadV2 {
+    format_version: u32,
+    last_applied: Option<LogId>,
+    last_membership: StoredMembership,
+    state: RegionStateV2,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +101,25 @@ pub(crate) fn from_bytes(meta: &SnapshotMeta, bytes: &[u8]) -> Result<Machine, S
         .ok_or_else(|| StoreError::corrupt("snapshot", format!("{} bytes", bytes.len())))?;
     let p: Payload = match version {
         SNAPSHOT_FORMAT_VERSION => from_bincode("snapshot", bytes)?,
+        2 => {
+            let p: PayloadV2 = from_bincode("snapshot", bytes)?;
+            let s = p.state;
+            Payload {
+                format_version: p.format_version,
+                last_applied: p.last_applied,
+                last_membership: p.last_membership,
+                state: RegionState {
+                    keys: s.keys,
+                    aliases: s.aliases,
+                    requests: s.requests,
+                    clock_ms: s.clock_ms,
+                    deleted: s.deleted,
+                    multi_region: s.multi_region,
+                    grants: Default::default(),
+                    usage: Default::default(),
+                },
+            }
+        }
         1 => {
             let p: PayloadV1 = from_bincode("snapshot", bytes)?;
             let s = p.state;
@@ -96,6 +134,8 @@ pub(crate) fn from_bytes(meta: &SnapshotMeta, bytes: &[u8]) -> Result<Machine, S
                     clock_ms: s.clock_ms,
                     deleted: s.deleted,
                     multi_region: Default::default(),
+                    grants: Default::default(),
+                    usage: Default::default(),
                 },
             }
         }
@@ -170,9 +210,10 @@ mod tests {
         }
     }
 
-    /// A format-1 snapshot (written before multi-region states existed) still installs.
+    /// Format-1 (before multi-region states) and format-2 (before grants) snapshots still
+    /// install.
     #[test]
-    fn format_1_snapshots_still_decode() {
+    fn older_snapshot_formats_still_decode() {
         #[derive(Serialize)]
         struct V1<'a> {
             format_version: u32,
@@ -212,11 +253,62 @@ mod tests {
         let m = from_bytes(&meta(last), &bytes).unwrap();
         assert_eq!(m.state, state);
 
-        // Format 2 round-trips the multi-region states.
+        // A format-2 snapshot (multi-region states, no grants) decodes too.
+        #[derive(Serialize)]
+        struct V2<'a> {
+            format_version: u32,
+            last_applied: &'a Option<LogId>,
+            last_membership: &'a StoredMembership,
+            keys: &'a std::collections::BTreeMap<KeyId, KeyRecord>,
+            aliases: &'a std::collections::BTreeMap<keyraft_core::AliasName, keyraft_core::AliasRecord>,
+            requests: &'a std::collections::BTreeMap<keyraft_core::command::RequestId, keyraft_core::state::Remembered>,
+            clock_ms: u64,
+            deleted: &'a std::collections::BTreeMap<KeyId, AccountId>,
+            multi_region: &'a std::collections::BTreeMap<KeyId, MrkState>,
+        }
         let mut m2 = m.clone();
-        m2.state.multi_region.insert(id, MrkState::new_primary(region, 5));
-        let back = from_bytes(&meta(last), &to_bytes(&m2).unwrap()).unwrap();
-        assert_eq!(back, m2);
-        assert_eq!(u32::from_le_bytes(to_bytes(&m2).unwrap()[..4].try_into().unwrap()), 2);
+        m2.state.multi_region.insert(id.clone(), MrkState::new_primary(region, 5));
+        let s2 = &m2.state;
+        let bytes = to_bincode(
+            "v2",
+            &V2 {
+                format_version: 2,
+                last_applied: &last,
+                last_membership: &StoredMembership::default(),
+                keys: &s2.keys,
+                aliases: &s2.aliases,
+                requests: &s2.requests,
+                clock_ms: s2.clock_ms,
+                deleted: &s2.deleted,
+                multi_region: &s2.multi_region,
+            },
+        )
+        .unwrap();
+        assert_eq!(from_bytes(&meta(last), &bytes).unwrap(), m2);
+
+        // Format 3 round-trips grants and key usage.
+        let mut m3 = m2.clone();
+        let grant = keyraft_core::grants::Grant {
+            id: "ab".repeat(32),
+            key: id.clone(),
+            name: Some("n".into()),
+            grantee: "arn:aws:iam::111122223333:user/bob".into(),
+            retiring: None,
+            issuing_account: AccountId::parse("111122223333").unwrap(),
+            operations: [keyraft_core::grants::GrantOperation::Decrypt].into(),
+            constraints: Default::default(),
+            creation_ms: 7,
+        };
+        m3.state.grants.insert(id.clone(), [(grant.id.clone(), grant)].into());
+        let used = keyraft_core::usage::LastUsage {
+            time_ms: 9,
+            operation: "Encrypt".into(),
+            request_id: "r".into(),
+            event_id: "e".into(),
+        };
+        m3.state.usage.insert(id, used);
+        let back = from_bytes(&meta(last), &to_bytes(&m3).unwrap()).unwrap();
+        assert_eq!(back, m3);
+        assert_eq!(u32::from_le_bytes(to_bytes(&m3).unwrap()[..4].try_into().unwrap()), 3);
     }
 }

@@ -7,6 +7,7 @@ use keyraft_core::algorithms::EncryptionAlgorithm;
 use keyraft_core::{EncryptionContext, KeyRecord, KeyRef};
 use keyraft_crypto::Plaintext;
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 use crate::ops::asymmetric::{check_rsa_encryption, public_key};
@@ -35,7 +36,8 @@ impl Kms {
         alg: EncryptionAlgorithm,
         context: &EncryptionContext,
     ) -> Result<EncryptOutput, KmsError> {
-        let k = self.resolve(caller, key).await?;
+        let k =
+            self.resolve(caller, key, Access::new("kms:Encrypt").with("kms:EncryptionAlgorithm", alg.as_aws())).await?;
         self.rsa_encrypt_with(&k, plaintext, alg, context, "Encrypt")
     }
 
@@ -91,7 +93,8 @@ impl Kms {
                 "A KeyId is required to decrypt with encryption algorithm {alg} (asymmetric KMS keys)."
             )));
         };
-        let k = self.resolve(caller, key).await?;
+        let action = if operation == "Decrypt" { "kms:Decrypt" } else { "kms:ReEncryptFrom" };
+        let k = self.resolve(caller, key, Access::new(action).with("kms:EncryptionAlgorithm", alg.as_aws())).await?;
         check_rsa_encryption(&k, alg, operation)?;
         no_context(context)?;
         let private = self.private_key(&k)?;
@@ -121,9 +124,17 @@ impl Kms {
         let (src, plaintext) = if is_rsa(source_alg) {
             self.rsa_open(caller, ciphertext, source_alg, source_context, source_key, "ReEncrypt").await?
         } else {
-            self.open(caller, ciphertext, source_context, source_key).await?
+            self.open(caller, ciphertext, source_context, source_key, "kms:ReEncryptFrom").await?
         };
-        let dst = self.resolve(caller, destination_key).await?;
+        let dst = self
+            .resolve(
+                caller,
+                destination_key,
+                Access::new("kms:ReEncryptTo")
+                    .encryption_context(destination_context)
+                    .with("kms:EncryptionAlgorithm", destination_alg.as_aws()),
+            )
+            .await?;
         let out = if is_rsa(destination_alg) {
             self.rsa_encrypt_with(&dst, &plaintext, destination_alg, destination_context, "ReEncrypt")?
         } else {

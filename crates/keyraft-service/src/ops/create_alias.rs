@@ -2,6 +2,7 @@
 
 use keyraft_core::{AliasName, Command, KeyRef};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{no_alias, Caller, Kms};
 
@@ -17,7 +18,7 @@ impl Kms {
     pub async fn create_alias(&self, caller: &Caller, name: &str, target: &KeyRef) -> Result<(), KmsError> {
         let alias = check_alias_name(name)?;
         no_alias(target)?;
-        let k = self.resolve(caller, target).await?;
+        let k = self.resolve(caller, target, Access::new("kms:CreateAlias")).await?;
         self.propose(Command::CreateAlias { alias, key: k.id }).await.map(|_| ())
     }
 }

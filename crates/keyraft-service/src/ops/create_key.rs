@@ -1,9 +1,10 @@
 //! CreateKey.
 
 use keyraft_core::model::WrappedMaterial;
-use keyraft_core::{Applied, Command, KeyId, KeyRecord, KeySpec, KeyState, KeyUsage, Origin};
+use keyraft_core::{Applied, Command, KeyArn, KeyId, KeyRecord, KeySpec, KeyState, KeyUsage, Origin};
 use keyraft_crypto::KeyMaterial;
 
+use crate::authz::{check_new_policy, Access};
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 use crate::ops::{asymmetric, policy, tags};
@@ -17,6 +18,7 @@ pub struct CreateKeyInput {
     pub multi_region: bool,
     pub tags: Vec<(String, String)>,
     pub policy: Option<String>,
+    pub bypass_lockout_check: bool,
 }
 
 impl Kms {
@@ -33,17 +35,36 @@ impl Kms {
             )));
         }
         tags::validate_tags(&input.tags)?;
-        let policy = match input.policy {
-            Some(p) => {
-                policy::validate_policy(&p)?;
-                p
-            }
-            None => policy::default_policy(&caller.account),
-        };
+        let mut access = Access::new("kms:CreateKey")
+            .with("kms:KeySpec", input.key_spec.as_aws())
+            .with("kms:KeyUsage", usage.as_aws())
+            .with("kms:KeyOrigin", input.origin.as_aws())
+            .with("kms:MultiRegion", if input.multi_region { "true" } else { "false" })
+            .with("kms:BypassPolicyLockoutSafetyCheck", if input.bypass_lockout_check { "true" } else { "false" });
+        for (k, v) in &input.tags {
+            access = access.with(&format!("aws:RequestTag/{k}"), v.as_str()).with("aws:TagKeys", k.as_str());
+        }
+        self.authorize_account(caller, access)?;
         let id = if input.multi_region {
             KeyId::mrk_from_bytes(self.random())
         } else {
             KeyId::from_uuid_bytes(self.random())
+        };
+        let policy = match input.policy {
+            Some(p) => {
+                policy::validate_policy(&p)?;
+                let arn = KeyArn { region: self.region().clone(), account: caller.account.clone(), key_id: id.clone() };
+                check_new_policy(
+                    caller,
+                    self.region().as_str(),
+                    &arn.to_string(),
+                    caller.account.as_str(),
+                    &p,
+                    input.bypass_lockout_check,
+                )?;
+                p
+            }
+            None => policy::default_policy(&caller.account),
         };
         // An EXTERNAL key gets its material from ImportKeyMaterial.
         let material = if external {

@@ -8,6 +8,7 @@ use keyraft_core::{KeyArn, KeyRef};
 use keyraft_crypto::CryptoError;
 use zeroize::Zeroizing;
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 use crate::ops::encapsulate::{check_encapsulation, kem_error};
@@ -26,7 +27,7 @@ impl Kms {
         ciphertext: &[u8],
         alg: EncapsulationAlgorithm,
     ) -> Result<DecapsulateOutput, KmsError> {
-        let k = self.resolve(caller, key).await?;
+        let k = self.resolve(caller, key, Access::new("kms:Decapsulate")).await?;
         check_encapsulation(&k, alg, "Decapsulate")?;
         let private = self.private_key(&k)?;
         let shared_secret = private.decapsulate(ciphertext).map_err(|e| match e {

@@ -4,6 +4,7 @@
 use keyraft_core::{EncryptionContext, KeyArn, KeyId, KeyRecord, KeyRef};
 use keyraft_crypto::{CiphertextBlob, Plaintext};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{resolve_in, Caller, Kms};
 use crate::ops::encrypt::check_symmetric;
@@ -30,25 +31,29 @@ impl Kms {
         context: &EncryptionContext,
         key: Option<&KeyRef>,
     ) -> Result<DecryptOutput, KmsError> {
-        let (k, plaintext) = self.open(caller, ciphertext, context, key).await?;
+        let (k, plaintext) = self.open(caller, ciphertext, context, key, "kms:Decrypt").await?;
         Ok(DecryptOutput { plaintext, key: k.arn() })
     }
 
-    /// Parses, authorizes and decrypts a ciphertext; shared by Decrypt and ReEncrypt.
+    /// Parses, authorizes and decrypts a ciphertext; shared by Decrypt (`kms:Decrypt`) and
+    /// ReEncrypt (`kms:ReEncryptFrom`).
     pub(crate) async fn open(
         &self,
         caller: &Caller,
         ciphertext: &[u8],
         context: &EncryptionContext,
         key: Option<&KeyRef>,
+        action: &'static str,
     ) -> Result<(KeyRecord, Plaintext), KmsError> {
         let blob = CiphertextBlob::parse(ciphertext).map_err(|_| invalid())?;
         let blob_key = KeyId::parse(blob.key_id).map_err(|_| invalid())?;
         let region = self.region().clone();
+        let access =
+            Access::new(action).encryption_context(context).with("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT");
         let k = self
             .read(|s| -> Result<KeyRecord, KmsError> {
                 if let Some(given) = key {
-                    let named = resolve_in(s, &region, caller, given)?;
+                    let named = resolve_in(s, &region, caller, given, true)?;
                     if named.id != blob_key {
                         return Err(KmsError::IncorrectKey(
                             "The key ID in the request does not identify a KMS key that can perform this operation."
@@ -56,15 +61,18 @@ impl Kms {
                         ));
                     }
                 }
-                // A ciphertext naming a key this caller cannot see (another region's or account's)
-                // is simply not a valid ciphertext here; one naming the caller's key deleted in
-                // this region answers NotFound, as AWS does.
-                resolve_in(s, &region, caller, &KeyRef::Id(blob_key.clone())).map_err(|_| {
+                // The ciphertext names its key by id; a key of another account is found the
+                // same way (its key policy decides). A ciphertext naming a key this region does
+                // not hold is simply not a valid ciphertext here; one naming the caller's key
+                // deleted in this region answers NotFound, as AWS does.
+                let k = s.keys.get(&blob_key).cloned().ok_or_else(|| {
                     match s.deleted.get(&blob_key).filter(|a| **a == caller.account) {
                         Some(_) => deleted_key(&region, caller, &blob_key),
                         None => invalid(),
                     }
-                })
+                })?;
+                self.authorize(s, caller, &k, key.unwrap_or(&KeyRef::Id(blob_key.clone())), &access)?;
+                Ok(k)
             })
             .await??;
         check_symmetric(&k, "Decrypt")?;

@@ -1,7 +1,8 @@
 //! DeleteAlias.
 
-use keyraft_core::Command;
+use keyraft_core::{Command, KeyRef};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 use crate::ops::create_alias::check_alias_name;
@@ -10,17 +11,23 @@ impl Kms {
     pub async fn delete_alias(&self, caller: &Caller, name: &str) -> Result<(), KmsError> {
         let alias = check_alias_name(name)?;
         let region = self.region().clone();
-        let exists = self
-            .read(|s| {
-                s.aliases.get(&alias).is_some_and(|a| s.keys.get(&a.target).is_none_or(|k| k.account == caller.account))
-            })
-            .await?;
-        if !exists {
-            return Err(KmsError::NotFound(format!(
+        let not_found = || {
+            KmsError::NotFound(format!(
                 "Alias {} is not found.",
                 keyraft_core::ids::alias_arn(&region, &caller.account, &alias)
-            )));
-        }
+            ))
+        };
+        self.read(|s| {
+            let Some(a) = s.aliases.get(&alias) else { return Err(not_found()) };
+            match s.keys.get(&a.target) {
+                None => Ok(()),
+                Some(k) if k.account != caller.account => Err(not_found()),
+                // AWS asks for kms:DeleteAlias on the alias and on its key; aliases have no
+                // policies here, so the key's decides.
+                Some(k) => self.authorize(s, caller, k, &KeyRef::Alias(alias.clone()), &Access::new("kms:DeleteAlias")),
+            }
+        })
+        .await??;
         self.propose(Command::DeleteAlias { alias }).await.map(|_| ())
     }
 }

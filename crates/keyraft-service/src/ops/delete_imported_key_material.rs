@@ -4,13 +4,14 @@
 use keyraft_core::command::RequestId;
 use keyraft_core::{Command, KeyRecord, KeyRef};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{applied_key, no_alias, Caller, Kms};
 
 impl Kms {
     pub async fn delete_imported_key_material(&self, caller: &Caller, key: &KeyRef) -> Result<KeyRecord, KmsError> {
         no_alias(key)?;
-        let k = self.resolve(caller, key).await?;
+        let k = self.resolve(caller, key, Access::new("kms:DeleteImportedKeyMaterial")).await?;
         keyraft_core::import::check_external(&k)?;
         applied_key(self.propose(Command::DeleteImportedKeyMaterial { key: k.id, expired_ms: None }).await?)
     }

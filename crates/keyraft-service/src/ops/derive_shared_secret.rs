@@ -7,6 +7,7 @@ use keyraft_crypto::agreement::{self, AgreementError};
 use keyraft_crypto::asymmetric::PrivateKey;
 use keyraft_crypto::Plaintext;
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 
@@ -25,7 +26,9 @@ impl Kms {
         alg: KeyAgreementAlgorithm,
         peer_public_key: &[u8],
     ) -> Result<SharedSecretOutput, KmsError> {
-        let k = self.resolve(caller, key).await?;
+        let k = self
+            .resolve(caller, key, Access::new("kms:DeriveSharedSecret").with("kms:KeyAgreementAlgorithm", alg.as_aws()))
+            .await?;
         keyraft_core::lifecycle::check_crypto(&k)?;
         if k.usage != KeyUsage::KeyAgreement {
             return Err(KmsError::InvalidKeyUsage(format!(

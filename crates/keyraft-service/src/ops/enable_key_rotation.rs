@@ -5,6 +5,7 @@
 
 use keyraft_core::{Command, KeyRef};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{no_alias, Caller, Kms};
 
@@ -22,7 +23,13 @@ impl Kms {
                 "1 validation error detected: Value '{days}' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value between 90 and 2560"
             )));
         }
-        let k = self.resolve(caller, key).await?;
+        let k = self
+            .resolve(
+                caller,
+                key,
+                Access::new("kms:EnableKeyRotation").with("kms:RotationPeriodInDays", days.to_string()),
+            )
+            .await?;
         self.propose(Command::SetRotation { key: k.id.clone(), period_days: Some(days) }).await?;
         // The rotation setting is shared by a multi-region key's regions.
         self.await_shared_change(&k).await

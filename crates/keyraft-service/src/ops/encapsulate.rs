@@ -6,6 +6,7 @@ use keyraft_core::{KeyArn, KeyRecord, KeyRef, KeyUsage};
 use keyraft_crypto::CryptoError;
 use zeroize::Zeroizing;
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 use crate::ops::asymmetric::public_key;
@@ -49,7 +50,7 @@ impl Kms {
         key: &KeyRef,
         alg: EncapsulationAlgorithm,
     ) -> Result<EncapsulateOutput, KmsError> {
-        let k = self.resolve(caller, key).await?;
+        let k = self.resolve(caller, key, Access::new("kms:Encapsulate")).await?;
         check_encapsulation(&k, alg, "Encapsulate")?;
         let (ciphertext, shared_secret) =
             keyraft_crypto::pq::encapsulate(k.spec, public_key(&k)?).map_err(kem_error)?;

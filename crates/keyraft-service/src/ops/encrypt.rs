@@ -3,6 +3,7 @@
 
 use keyraft_core::{EncryptionContext, KeyArn, KeyRecord, KeyRef, KeySpec, KeyUsage};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 
@@ -40,7 +41,15 @@ impl Kms {
         plaintext: &[u8],
         context: &EncryptionContext,
     ) -> Result<EncryptOutput, KmsError> {
-        let k = self.resolve(caller, key).await?;
+        let k = self
+            .resolve(
+                caller,
+                key,
+                Access::new("kms:Encrypt")
+                    .encryption_context(context)
+                    .with("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT"),
+            )
+            .await?;
         check_symmetric(&k, "Encrypt")?;
         self.encrypt_with(&k, plaintext, context)
     }

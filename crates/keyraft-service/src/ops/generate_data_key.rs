@@ -5,6 +5,7 @@ use keyraft_core::{EncryptionContext, KeyArn, KeyRef};
 use keyraft_crypto::Plaintext;
 use zeroize::Zeroizing;
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 use crate::ops::encrypt::check_symmetric;
@@ -31,8 +32,13 @@ impl Kms {
                 "1 validation error detected: Value '{bytes}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024"
             )));
         }
-        let k = self.resolve(caller, key).await?;
-        check_symmetric(&k, if with_plaintext { "GenerateDataKey" } else { "GenerateDataKeyWithoutPlaintext" })?;
+        let (operation, action) = if with_plaintext {
+            ("GenerateDataKey", "kms:GenerateDataKey")
+        } else {
+            ("GenerateDataKeyWithoutPlaintext", "kms:GenerateDataKeyWithoutPlaintext")
+        };
+        let k = self.resolve(caller, key, Access::new(action).encryption_context(context)).await?;
+        check_symmetric(&k, operation)?;
         let mut data_key = Zeroizing::new(vec![0u8; bytes]);
         self.fill_random(&mut data_key);
         let out = self.encrypt_with(&k, &data_key, context)?;

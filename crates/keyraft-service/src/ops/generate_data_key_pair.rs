@@ -7,6 +7,7 @@
 use keyraft_core::{EncryptionContext, KeyArn, KeyRef, KeySpec};
 use keyraft_crypto::Plaintext;
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 use crate::ops::encrypt::check_symmetric;
@@ -38,8 +39,18 @@ impl Kms {
         context: &EncryptionContext,
         with_plaintext: bool,
     ) -> Result<DataKeyPairOutput, KmsError> {
-        let k = self.resolve(caller, key).await?;
-        let operation = if with_plaintext { "GenerateDataKeyPair" } else { "GenerateDataKeyPairWithoutPlaintext" };
+        let (operation, action) = if with_plaintext {
+            ("GenerateDataKeyPair", "kms:GenerateDataKeyPair")
+        } else {
+            ("GenerateDataKeyPairWithoutPlaintext", "kms:GenerateDataKeyPairWithoutPlaintext")
+        };
+        let k = self
+            .resolve(
+                caller,
+                key,
+                Access::new(action).encryption_context(context).with("kms:DataKeyPairSpec", spec.as_aws()),
+            )
+            .await?;
         check_symmetric(&k, operation)?;
         if !supported_data_key_pair_spec(spec) {
             return Err(KmsError::Unsupported(format!("KeyPairSpec {spec} is not supported by this keyraft version")));

@@ -6,6 +6,7 @@ use keyraft_core::algorithms::{is_hmac, mac_algorithms, MacAlgorithm};
 use keyraft_core::{KeyArn, KeyId, KeyRecord, KeyRef, KeySpec, KeyUsage, WrappedMaterial};
 use keyraft_crypto::mac::HmacKey;
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 
@@ -68,7 +69,8 @@ impl Kms {
         alg: MacAlgorithm,
     ) -> Result<MacOutput, KmsError> {
         check_mac_message(message)?;
-        let k = self.resolve(caller, key).await?;
+        let k =
+            self.resolve(caller, key, Access::new("kms:GenerateMac").with("kms:MacAlgorithm", alg.as_aws())).await?;
         check_mac_key(&k, alg, "GenerateMac")?;
         let mac = keyraft_crypto::mac::generate_mac(&self.hmac_key(&k)?, alg, message);
         Ok(MacOutput { mac, key: k.arn() })

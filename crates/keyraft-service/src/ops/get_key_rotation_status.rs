@@ -2,6 +2,7 @@
 
 use keyraft_core::{KeyArn, KeyRef};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{no_alias, Caller, Kms};
 
@@ -16,7 +17,7 @@ pub struct RotationStatus {
 impl Kms {
     pub async fn get_key_rotation_status(&self, caller: &Caller, key: &KeyRef) -> Result<RotationStatus, KmsError> {
         no_alias(key)?;
-        let k = self.resolve(caller, key).await?;
+        let k = self.resolve(caller, key, Access::new("kms:GetKeyRotationStatus")).await?;
         keyraft_core::lifecycle::check_read(&k)?;
         // The schedule is kept by `keyraft_core::rotation`: a period after rotation was enabled,
         // then a period after each automatic rotation (on-demand rotations do not move it).

@@ -6,6 +6,7 @@
 use keyraft_core::{KeyArn, KeyRef};
 pub use keyraft_crypto::import::WrappingAlgorithm;
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{no_alias, Caller, Kms};
 
@@ -31,7 +32,7 @@ impl Kms {
         wrapping_key_bits: u32,
     ) -> Result<ImportParameters, KmsError> {
         no_alias(key)?;
-        let k = self.resolve(caller, key).await?;
+        let k = self.resolve(caller, key, Access::new("kms:GetParametersForImport")).await?;
         keyraft_core::import::check_external(&k)?;
         keyraft_core::lifecycle::check_manage(&k)?;
         // RSA key generation takes up to seconds (RSA_4096): off the async workers.

@@ -4,6 +4,7 @@
 use keyraft_core::algorithms::is_asymmetric;
 use keyraft_core::{KeyRecord, KeyRef};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 use crate::ops::asymmetric::public_key;
@@ -16,7 +17,7 @@ pub struct PublicKeyOutput {
 
 impl Kms {
     pub async fn get_public_key(&self, caller: &Caller, key: &KeyRef) -> Result<PublicKeyOutput, KmsError> {
-        let k = self.resolve(caller, key).await?;
+        let k = self.resolve(caller, key, Access::new("kms:GetPublicKey")).await?;
         keyraft_core::lifecycle::check_crypto(&k)?;
         if !is_asymmetric(k.spec) {
             return Err(KmsError::Unsupported(format!(

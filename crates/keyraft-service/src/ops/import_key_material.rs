@@ -6,6 +6,7 @@ use keyraft_core::model::WrappedMaterial;
 use keyraft_core::{Command, KeyRecord, KeyRef};
 use keyraft_crypto::{CryptoError, KeyMaterial};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{applied_key, no_alias, Caller, Kms};
 
@@ -24,7 +25,7 @@ impl Kms {
         valid_to_ms: Option<u64>,
     ) -> Result<KeyRecord, KmsError> {
         no_alias(key)?;
-        let k = self.resolve(caller, key).await?;
+        let k = self.resolve(caller, key, Access::new("kms:ImportKeyMaterial")).await?;
         keyraft_core::import::check_external(&k)?;
         keyraft_core::lifecycle::check_manage(&k)?;
         let now = self.node().clock().now_ms();

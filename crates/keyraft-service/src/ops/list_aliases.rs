@@ -2,6 +2,7 @@
 
 use keyraft_core::{AliasRecord, KeyRef};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{resolve_in, Caller, Kms};
 use crate::ops::{paginate, Page};
@@ -21,13 +22,14 @@ impl Kms {
         limit: usize,
         marker: Option<&str>,
     ) -> Result<Page<AliasEntry>, KmsError> {
+        self.authorize_account(caller, Access::new("kms:ListAliases"))?;
         if key.is_some_and(|k| k.is_alias()) {
             return Err(KmsError::InvalidArn("KeyId must be a key id or key ARN".into()));
         }
         let region = self.region().clone();
         self.read(|s| {
             let only = match key {
-                Some(k) => Some(resolve_in(s, &region, caller, k)?.id),
+                Some(k) => Some(resolve_in(s, &region, caller, k, false)?.id),
                 None => None,
             };
             let aliases = s

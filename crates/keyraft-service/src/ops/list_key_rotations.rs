@@ -5,6 +5,7 @@
 use keyraft_core::rotation::{self, RotationType};
 use keyraft_core::{KeyId, KeyRef};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{no_alias, Caller, Kms};
 use crate::ops::{paginate, Page};
@@ -40,7 +41,7 @@ impl Kms {
                 return Err(KmsError::InvalidMarker("The marker is not valid".into()));
             }
         }
-        let k = self.resolve(caller, key).await?;
+        let k = self.resolve(caller, key, Access::new("kms:ListKeyRotations")).await?;
         rotation::check_list_rotations(&k)?;
         let rotated: Vec<RotationEntry> = k
             .rotation

@@ -2,6 +2,7 @@
 
 use keyraft_core::KeyArn;
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 use crate::ops::{paginate, Page};
@@ -13,6 +14,7 @@ impl Kms {
         limit: usize,
         marker: Option<&str>,
     ) -> Result<Page<KeyArn>, KmsError> {
+        self.authorize_account(caller, Access::new("kms:ListKeys"))?;
         if let Some(m) = marker {
             keyraft_core::KeyId::parse(m).map_err(|_| KmsError::InvalidMarker("The marker is not valid".into()))?;
         }

@@ -2,6 +2,7 @@
 
 use keyraft_core::KeyRef;
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{no_alias, Caller, Kms};
 use crate::ops::{paginate, Page};
@@ -15,7 +16,7 @@ impl Kms {
         marker: Option<&str>,
     ) -> Result<Page<(String, String)>, KmsError> {
         no_alias(key)?;
-        let k = self.resolve(caller, key).await?;
+        let k = self.resolve(caller, key, Access::new("kms:ListResourceTags")).await?;
         keyraft_core::lifecycle::check_read(&k)?;
         if marker.is_some_and(|m| !k.tags.contains_key(m)) {
             return Err(KmsError::InvalidMarker("The marker is not valid".into()));

@@ -1,5 +1,5 @@
-//! Key policy documents: the default policy AWS writes and the shape checks done before storing
-//! one. Enforcement comes with the access-control work.
+//! Key policy documents: the default policy AWS writes, the length limit and policy names.
+//! Parsing and enforcement are in `authz`.
 
 use keyraft_core::AccountId;
 
@@ -10,41 +10,18 @@ pub const MAX_POLICY_CHARS: usize = 32768;
 
 /// The default key policy AWS attaches to a key created without one.
 pub fn default_policy(account: &AccountId) -> String {
-    format!(
-        r#"{{
-  "Version" : "2012-10-17",
-  "Id" : "key-default-1",
-  "Statement" : [ {{
-    "Sid" : "Enable IAM User Permissions",
-    "Effect" : "Allow",
-    "Principal" : {{
-      "AWS" : "arn:aws:iam::{account}:root"
-    }},
-    "Action" : "kms:*",
-    "Resource" : "*"
-  }} ]
-}}"#
-    )
+    keyraft_policy::default_key_policy(account.as_str())
 }
 
-/// A policy must be a JSON object with a `Statement`.
+/// AWS's length limit; the document itself is parsed (MalformedPolicyDocumentException) by
+/// `authz::check_new_policy`.
 pub fn validate_policy(policy: &str) -> Result<(), KmsError> {
     if policy.is_empty() || policy.chars().count() > MAX_POLICY_CHARS {
         return Err(KmsError::Validation(format!(
             "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length between 1 and {MAX_POLICY_CHARS}"
         )));
     }
-    let doc: serde_json::Value = serde_json::from_str(policy).map_err(|_| {
-        KmsError::MalformedPolicy(
-            "The new key policy will not allow you to update the key policy in the future.".into(),
-        )
-    })?;
-    match doc.get("Statement") {
-        Some(serde_json::Value::Array(_)) | Some(serde_json::Value::Object(_)) => Ok(()),
-        _ => Err(KmsError::MalformedPolicy(
-            "Policy contains a statement with no principal or the Statement is missing".into(),
-        )),
-    }
+    Ok(())
 }
 
 /// Key policy names: only `default` exists.

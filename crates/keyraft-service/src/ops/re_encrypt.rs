@@ -3,6 +3,7 @@
 
 use keyraft_core::{EncryptionContext, KeyArn, KeyRef};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 use crate::ops::encrypt::check_symmetric;
@@ -24,8 +25,16 @@ impl Kms {
         destination_key: &KeyRef,
         destination_context: &EncryptionContext,
     ) -> Result<ReEncryptOutput, KmsError> {
-        let (src, plaintext) = self.open(caller, ciphertext, source_context, source_key).await?;
-        let dst = self.resolve(caller, destination_key).await?;
+        let (src, plaintext) = self.open(caller, ciphertext, source_context, source_key, "kms:ReEncryptFrom").await?;
+        let dst = self
+            .resolve(
+                caller,
+                destination_key,
+                Access::new("kms:ReEncryptTo")
+                    .encryption_context(destination_context)
+                    .with("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT"),
+            )
+            .await?;
         check_symmetric(&dst, "ReEncrypt")?;
         let out = self.encrypt_with(&dst, &plaintext, destination_context)?;
         Ok(ReEncryptOutput { ciphertext: out.ciphertext, source_key: src.arn(), destination_key: out.key })

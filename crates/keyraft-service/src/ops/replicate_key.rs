@@ -3,8 +3,9 @@
 //! acknowledged to the client only once the replica region has committed the replica (M3).
 
 use keyraft_core::multi_region::{MrkState, ReplicaInit};
-use keyraft_core::{Command, KeyRecord, KeyRef, Region};
+use keyraft_core::{Command, KeyArn, KeyRecord, KeyRef, Region};
 
+use crate::authz::{check_new_policy, Access};
 use crate::error::KmsError;
 use crate::kms::{no_alias, Caller, Kms};
 use crate::ops::{policy, tags};
@@ -15,6 +16,7 @@ pub struct ReplicateKeyInput {
     pub description: Option<String>,
     pub policy: Option<String>,
     pub tags: Vec<(String, String)>,
+    pub bypass_lockout_check: bool,
 }
 
 /// The replica as the replica region holds it: ReplicaKeyMetadata, ReplicaPolicy, ReplicaTags.
@@ -34,14 +36,26 @@ impl Kms {
     ) -> Result<ReplicaOutput, KmsError> {
         no_alias(key)?;
         tags::validate_tags(&input.tags)?;
+        let access = Access::new("kms:ReplicateKey")
+            .with("kms:ReplicaRegion", input.region.as_str())
+            .with("kms:BypassPolicyLockoutSafetyCheck", if input.bypass_lockout_check { "true" } else { "false" });
+        let k = self.resolve(caller, key, access).await?;
         let policy = match input.policy {
             Some(p) => {
                 policy::validate_policy(&p)?;
+                let replica = KeyArn { region: input.region.clone(), account: k.account.clone(), key_id: k.id.clone() };
+                check_new_policy(
+                    caller,
+                    input.region.as_str(),
+                    &replica.to_string(),
+                    k.account.as_str(),
+                    &p,
+                    input.bypass_lockout_check,
+                )?;
                 p
             }
             None => policy::default_policy(&caller.account),
         };
-        let k = self.resolve(caller, key).await?;
         if !k.multi_region {
             return Err(KmsError::Unsupported(format!("{} is not a multi-Region key.", k.arn())));
         }

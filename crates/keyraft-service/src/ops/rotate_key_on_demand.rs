@@ -10,6 +10,7 @@ use keyraft_core::rotation::{self, RotationType};
 use keyraft_core::{Command, KeyArn, KeyRecord, KeyRef};
 use keyraft_crypto::KeyMaterial;
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{applied_key, no_alias, Caller, Kms};
 
@@ -20,7 +21,7 @@ impl Kms {
     pub async fn rotate_key_on_demand(&self, caller: &Caller, key: &KeyRef) -> Result<KeyArn, KmsError> {
         no_alias(key)?;
         for _ in 0..ATTEMPTS {
-            let k = self.resolve(caller, key).await?;
+            let k = self.resolve(caller, key, Access::new("kms:RotateKeyOnDemand")).await?;
             rotation::check_rotate_on_demand(&k)?;
             let command = self.rotation_command(&k, RotationType::OnDemand, None);
             match self.propose(command).await {

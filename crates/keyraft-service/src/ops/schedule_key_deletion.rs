@@ -2,6 +2,7 @@
 
 use keyraft_core::{Command, KeyRecord, KeyRef};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{applied_key, no_alias, Caller, Kms};
 
@@ -19,7 +20,14 @@ impl Kms {
                 "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between 7 and 30"
             )));
         }
-        let k = self.resolve(caller, key).await?;
+        let k = self
+            .resolve(
+                caller,
+                key,
+                Access::new("kms:ScheduleKeyDeletion")
+                    .with("kms:ScheduleKeyDeletionPendingWindowInDays", days.to_string()),
+            )
+            .await?;
         applied_key(self.propose(Command::ScheduleDeletion { key: k.id, window_days: days }).await?)
     }
 }

@@ -4,6 +4,7 @@
 use keyraft_core::algorithms::{MessageType, SigningAlgorithm};
 use keyraft_core::{KeyArn, KeyRef};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 use crate::ops::asymmetric::{check_signing, sign_error};
@@ -56,7 +57,15 @@ impl Kms {
         message_type: MessageType,
         alg: SigningAlgorithm,
     ) -> Result<SignOutput, KmsError> {
-        let k = self.resolve(caller, key).await?;
+        let k = self
+            .resolve(
+                caller,
+                key,
+                Access::new("kms:Sign")
+                    .with("kms:SigningAlgorithm", alg.as_aws())
+                    .with("kms:MessageType", message_type.as_aws()),
+            )
+            .await?;
         check_signing(&k, alg, "Sign")?;
         check_message(alg, message_type, message)?;
         let private = self.private_key(&k)?;

@@ -2,6 +2,7 @@
 
 use keyraft_core::{Command, KeyRef};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{no_alias, Caller, Kms};
 
@@ -13,7 +14,7 @@ impl Kms {
         description: String,
     ) -> Result<(), KmsError> {
         no_alias(key)?;
-        let k = self.resolve(caller, key).await?;
+        let k = self.resolve(caller, key, Access::new("kms:UpdateKeyDescription")).await?;
         self.propose(Command::UpdateDescription { key: k.id, description }).await.map(|_| ())
     }
 }

@@ -4,13 +4,16 @@
 
 use keyraft_core::{Command, KeyRef, Region};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{no_alias, Caller, Kms};
 
 impl Kms {
     pub async fn update_primary_region(&self, caller: &Caller, key: &KeyRef, to: &Region) -> Result<(), KmsError> {
         no_alias(key)?;
-        let k = self.resolve(caller, key).await?;
+        let k = self
+            .resolve(caller, key, Access::new("kms:UpdatePrimaryRegion").with("kms:PrimaryRegion", to.as_str()))
+            .await?;
         if !k.multi_region {
             return Err(KmsError::Unsupported(format!("{} is not a multi-Region key.", k.arn())));
         }

@@ -4,6 +4,7 @@
 use keyraft_core::algorithms::{MessageType, SigningAlgorithm};
 use keyraft_core::{KeyArn, KeyRef};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 use crate::ops::asymmetric::{check_signing, public_key, sign_error};
@@ -20,7 +21,15 @@ impl Kms {
         signature: &[u8],
         alg: SigningAlgorithm,
     ) -> Result<KeyArn, KmsError> {
-        let k = self.resolve(caller, key).await?;
+        let k = self
+            .resolve(
+                caller,
+                key,
+                Access::new("kms:Verify")
+                    .with("kms:SigningAlgorithm", alg.as_aws())
+                    .with("kms:MessageType", message_type.as_aws()),
+            )
+            .await?;
         check_signing(&k, alg, "Verify")?;
         check_message(alg, message_type, message)?;
         let valid = keyraft_crypto::asymmetric::verify(k.spec, public_key(&k)?, alg, message_type, message, signature)

@@ -4,6 +4,7 @@
 use keyraft_core::algorithms::MacAlgorithm;
 use keyraft_core::{KeyArn, KeyRef};
 
+use crate::authz::Access;
 use crate::error::KmsError;
 use crate::kms::{Caller, Kms};
 use crate::ops::generate_mac::{check_mac_key, check_mac_message};
@@ -19,7 +20,7 @@ impl Kms {
         alg: MacAlgorithm,
     ) -> Result<KeyArn, KmsError> {
         check_mac_message(message)?;
-        let k = self.resolve(caller, key).await?;
+        let k = self.resolve(caller, key, Access::new("kms:VerifyMac").with("kms:MacAlgorithm", alg.as_aws())).await?;
         check_mac_key(&k, alg, "VerifyMac")?;
         if !keyraft_crypto::mac::verify_mac(&self.hmac_key(&k)?, alg, message, mac) {
             return Err(KmsError::InvalidMac(String::new()));

@@ -110,6 +110,29 @@ async fn policies_principals_accounts_and_grants() {
         msg.contains("arn:aws:iam::111122223333:user/alice is not authorized to perform: kms:Encrypt on resource: arn:aws:kms:us-east-1:111122223333:key/"),
         "{msg}"
     );
+    // The refusal is in the serving node's audit trail and metrics.
+    let audit = std::fs::read_to_string(c.node(R, 2).config.audit_path()).expect("audit file");
+    let refused: Vec<serde_json::Value> = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["errorCode"] == DENIED && r["userIdentity"]["arn"] == "arn:aws:iam::111122223333:user/alice")
+        .collect();
+    assert_eq!(refused.len(), 1, "alice's refused Encrypt, once, in node 2's audit trail");
+    assert_eq!(refused[0]["eventName"], "Encrypt");
+    assert!(refused[0]["errorMessage"].as_str().is_some_and(|m| m.contains("kms:Encrypt")), "{}", refused[0]);
+    let scrape = reqwest::get(format!("{}/metrics", c.node(R, 2).admin_url))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    assert!(
+        scrape.lines().any(|l| l.starts_with("keyraft_requests_total{")
+            && l.contains(r#"operation="Encrypt""#)
+            && l.contains(r#"outcome="AccessDeniedException""#)
+            && l.ends_with(" 1")),
+        "no AccessDeniedException Encrypt counter in node 2's metrics"
+    );
     assert_eq!(encrypt(&bob, &k, &[]).await, OK, "bob's identity policy allows Encrypt");
     assert_code(bob.schedule_key_deletion().key_id(&k).send().await, DENIED, "bob: no identity permission");
     assert_code(carol.schedule_key_deletion().key_id(&k).send().await, DENIED, "carol: explicit identity deny");

@@ -253,16 +253,19 @@ fn policy_fixtures() -> Vec<(&'static str, keyraft_policy::Policy, &'static str)
 fn evaluate(policy: &keyraft_policy::Policy, who: &str) -> keyraft_policy::Evaluation {
     let principal = format!("arn:aws:iam::{ACCOUNT}:{who}");
     let mut c = keyraft_policy::Context::new();
-    for (k, v) in [("tenant", "t-42"), ("purpose", "backup")] {
+    // As the service does: a policy without conditions never reads the context.
+    for (k, v) in [("tenant", "t-42"), ("purpose", "backup")].into_iter().filter(|_| policy.has_conditions()) {
         c.insert(&format!("kms:EncryptionContext:{k}"), v);
         c.insert("kms:EncryptionContextKeys", k);
     }
-    c.insert("kms:EncryptionAlgorithm", ENCRYPTION_ALGORITHM);
-    c.insert("aws:PrincipalArn", principal.as_str());
-    c.insert("aws:PrincipalAccount", ACCOUNT);
-    c.insert("kms:CallerAccount", ACCOUNT);
-    c.insert("kms:KeySpec", "SYMMETRIC_DEFAULT");
-    c.insert("kms:KeyUsage", "ENCRYPT_DECRYPT");
+    if policy.has_conditions() {
+        c.insert("kms:EncryptionAlgorithm", ENCRYPTION_ALGORITHM);
+        c.insert("aws:PrincipalArn", principal.as_str());
+        c.insert("aws:PrincipalAccount", ACCOUNT);
+        c.insert("kms:CallerAccount", ACCOUNT);
+        c.insert("kms:KeySpec", "SYMMETRIC_DEFAULT");
+        c.insert("kms:KeyUsage", "ENCRYPT_DECRYPT");
+    }
     let resource = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{KEY_ID}");
     policy.evaluate(&keyraft_policy::Request {
         principal: keyraft_policy::Principal { arn: &principal, account: ACCOUNT },

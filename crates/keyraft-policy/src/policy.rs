@@ -72,6 +72,12 @@ pub(crate) struct Statement {
 }
 
 impl Policy {
+    /// Whether any statement has a `Condition`: a policy without one never reads the request's
+    /// condition context, so a caller may pass an empty one and skip building it.
+    pub fn has_conditions(&self) -> bool {
+        self.statements.iter().any(|s| s.condition.is_some())
+    }
+
     /// Which kind of policy this was parsed as.
     pub fn kind(&self) -> PolicyKind {
         self.kind

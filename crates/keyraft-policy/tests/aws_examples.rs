@@ -90,6 +90,19 @@ fn default_key_policy_text_is_byte_exact() {
     assert!(!default_key_policy(ACCT).ends_with('\n'));
 }
 
+#[test]
+fn has_conditions_tells_whether_the_context_is_read() {
+    let default = Policy::parse(&default_key_policy(ACCT), PolicyKind::Key).unwrap();
+    assert!(!default.has_conditions());
+    let conditioned = Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},
+            {"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#,
+        PolicyKind::Key,
+    )
+    .unwrap();
+    assert!(conditioned.has_conditions());
+}
+
 // KMS Developer Guide, "Default key policy" → "Allows key administrators to administer the
 // KMS key" and "Allows key users to use the KMS key" (console default key policy).
 const CONSOLE_POLICY: &str = r#"{

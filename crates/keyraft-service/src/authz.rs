@@ -72,11 +72,8 @@ impl Access {
     }
 
     /// `kms:EncryptionContext:<key>` and `kms:EncryptionContextKeys`.
+    /// (The condition keys are added only if a policy reads conditions; see `base_context`.)
     pub fn encryption_context(mut self, context: &EncryptionContext) -> Self {
-        for (k, v) in context.as_map() {
-            self.context.insert(&format!("kms:EncryptionContext:{k}"), v.as_str());
-            self.context.insert("kms:EncryptionContextKeys", k.as_str());
-        }
         self.encryption_context = Some(context.as_map().clone());
         self
     }
@@ -92,6 +89,10 @@ impl Access {
 pub struct IdentityPolicies(pub Vec<Policy>);
 
 impl IdentityPolicies {
+    fn has_conditions(&self) -> bool {
+        self.0.iter().any(Policy::has_conditions)
+    }
+
     /// Parses identity policy documents (MalformedPolicyDocument on a bad one).
     pub fn parse(documents: &[String]) -> Result<Self, KmsError> {
         documents
@@ -117,6 +118,8 @@ fn merge(a: Evaluation, b: Evaluation) -> Evaluation {
 /// A compiled key policy.
 pub(crate) struct Compiled {
     policy: Policy,
+    /// Whether any statement has a condition (else the condition context is never read).
+    has_conditions: bool,
     /// Whether the policy names `kms:ResourceAliases` (listing a key's aliases scans the alias
     /// table, so only such policies pay for it).
     wants_aliases: bool,
@@ -139,8 +142,11 @@ impl PolicyCache {
         }
         let policy = Policy::parse(text, PolicyKind::Key)
             .map_err(|e| KmsError::Internal(format!("stored key policy does not parse: {e}")))?;
-        let compiled =
-            Arc::new(Compiled { policy, wants_aliases: text.to_ascii_lowercase().contains("kms:resourcealiases") });
+        let compiled = Arc::new(Compiled {
+            has_conditions: policy.has_conditions(),
+            policy,
+            wants_aliases: text.to_ascii_lowercase().contains("kms:resourcealiases"),
+        });
         if let Ok(mut c) = self.0.write() {
             if c.len() >= Self::MAX {
                 c.clear();
@@ -171,6 +177,10 @@ fn denied(caller: &Caller, action: &str, resource: &str, why: Refusal) -> KmsErr
 /// The condition keys every request carries.
 fn base_context(caller: &Caller, access: &Access, region: &str, alias: Option<&str>) -> Context {
     let mut c = access.context.clone();
+    for (k, v) in access.encryption_context.iter().flatten() {
+        c.insert(&format!("kms:EncryptionContext:{k}"), v.as_str());
+        c.insert("kms:EncryptionContextKeys", k.as_str());
+    }
     c.insert("aws:PrincipalArn", caller.principal.as_str());
     c.insert("aws:PrincipalAccount", caller.account.as_str());
     c.insert("kms:CallerAccount", caller.account.as_str());
@@ -232,8 +242,15 @@ pub(crate) fn authorize_key(
     grant_allows: bool,
 ) -> Result<(), KmsError> {
     let policy = cache.get(key)?;
-    let mut context = base_context(caller, access, key.region.as_str(), alias);
-    key_context(&mut context, s, key, policy.wants_aliases);
+    // Most keys keep a policy without conditions (the default one) and most callers have none
+    // in their identity policies: then no statement reads the context and it is not built.
+    let context = if policy.has_conditions || caller.identity.has_conditions() {
+        let mut c = base_context(caller, access, key.region.as_str(), alias);
+        key_context(&mut c, s, key, policy.wants_aliases);
+        c
+    } else {
+        Context::new()
+    };
     let resource = key.arn().to_string();
     let request = Request {
         principal: Principal { arn: &caller.principal, account: caller.account.as_str() },

@@ -198,7 +198,11 @@ async fn serve(st: &ApiState, req: Request<Body>, seen: &mut Seen) -> Result<Val
     let caller = st.identities.caller(&verified.access_key_id).ok_or_else(|| {
         AwsError::new("UnrecognizedClientException", 400, "The security token included in the request is invalid.")
     })?;
-    seen.caller = Some(caller.clone());
+    // The caller as this request sees it: with its source address (`aws:SourceIp`).
+    let caller = &*seen.caller.insert(Caller {
+        source_ip: parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()),
+        ..caller.clone()
+    });
     let op = seen.operation.ok_or_else(unknown)?;
     tracing::Span::current().record("op", op);
     if parts.method != axum::http::Method::POST {

@@ -200,6 +200,20 @@ async fn policies_principals_accounts_and_grants() {
     assert_code(dave.list_keys().send().await, DENIED, "dave: no kms:ListKeys");
     assert_code(root_b.list_keys().send().await, OK, "root of B lists its own (no) keys");
 
+    // --- Global condition keys: the client's address and the node's clock. ---
+    for (cidr, after, expect) in [
+        ("127.0.0.0/8", "2020-01-01T00:00:00Z", OK),
+        ("10.0.0.0/8", "2020-01-01T00:00:00Z", DENIED),
+        ("127.0.0.0/8", "2999-01-01T00:00:00Z", DENIED),
+    ] {
+        let (key, _) = new_key(&root).await;
+        let stmt = format!(
+            r#"{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{A}:user/alice"}},"Action":"kms:Encrypt","Resource":"*","Condition":{{"IpAddress":{{"aws:SourceIp":"{cidr}"}},"DateGreaterThan":{{"aws:CurrentTime":"{after}"}},"Bool":{{"aws:SecureTransport":"false"}}}}}}"#
+        );
+        root.put_key_policy().key_id(&key).policy(policy(&[root_statement(), stmt])).send().await.expect("put");
+        assert_eq!(encrypt(&alice, &key, &[]).await, expect, "source in {cidr}, time after {after}");
+    }
+
     // --- Grants: allowed by the grant alone, constraints apply, revocation is immediate. ---
     let (g, g_arn) = new_key(&root).await;
     assert_eq!(encrypt(&alice, &g, &[("app", "x")]).await, DENIED, "alice before the grant");

@@ -174,9 +174,29 @@ fn denied(caller: &Caller, action: &str, resource: &str, why: Refusal) -> KmsErr
     ))
 }
 
-/// The condition keys every request carries.
-fn base_context(caller: &Caller, access: &Access, region: &str, alias: Option<&str>) -> Context {
+/// The condition keys every request carries. `now_ms`: the node's clock.
+fn base_context(caller: &Caller, access: &Access, region: &str, alias: Option<&str>, now_ms: u64) -> Context {
     let mut c = access.context.clone();
+    c.insert("aws:EpochTime", (now_ms / 1000).to_string());
+    if let Some(t) = i64::try_from(now_ms / 1000).ok().and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok()) {
+        c.insert(
+            "aws:CurrentTime",
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            ),
+        );
+    }
+    // No TLS on the AWS API yet (issue 8).
+    c.insert("aws:SecureTransport", "false");
+    if let Some(ip) = caller.source_ip {
+        c.insert("aws:SourceIp", ip.to_string());
+    }
     for (k, v) in access.encryption_context.iter().flatten() {
         c.insert(&format!("kms:EncryptionContext:{k}"), v.as_str());
         c.insert("kms:EncryptionContextKeys", k.as_str());
@@ -240,12 +260,13 @@ pub(crate) fn authorize_key(
     access: &Access,
     alias: Option<&str>,
     grant_allows: bool,
+    now_ms: u64,
 ) -> Result<(), KmsError> {
     let policy = cache.get(key)?;
     // Most keys keep a policy without conditions (the default one) and most callers have none
     // in their identity policies: then no statement reads the context and it is not built.
     let context = if policy.has_conditions || caller.identity.has_conditions() {
-        let mut c = base_context(caller, access, key.region.as_str(), alias);
+        let mut c = base_context(caller, access, key.region.as_str(), alias, now_ms);
         key_context(&mut c, s, key, policy.wants_aliases);
         c
     } else {
@@ -295,8 +316,8 @@ fn decide(
 
 /// Decides a request that names no key (CreateKey, ListKeys, GenerateRandom …): identity
 /// policies alone.
-pub(crate) fn authorize_account(caller: &Caller, access: &Access, region: &str) -> Result<(), KmsError> {
-    let context = base_context(caller, access, region, None);
+pub(crate) fn authorize_account(caller: &Caller, access: &Access, region: &str, now_ms: u64) -> Result<(), KmsError> {
+    let context = base_context(caller, access, region, None, now_ms);
     let request = Request {
         principal: Principal { arn: &caller.principal, account: caller.account.as_str() },
         action: access.action,
@@ -324,13 +345,14 @@ pub(crate) fn check_new_policy(
     key_account: &str,
     document: &str,
     bypass_lockout_check: bool,
+    now_ms: u64,
 ) -> Result<(), KmsError> {
     let policy = Policy::parse(document, PolicyKind::Key).map_err(|e| KmsError::MalformedPolicy(e.to_string()))?;
     if bypass_lockout_check {
         return Ok(());
     }
     let access = Access::new("kms:PutKeyPolicy");
-    let context = base_context(caller, &access, region, None);
+    let context = base_context(caller, &access, region, None, now_ms);
     let request = Request {
         principal: Principal { arn: &caller.principal, account: caller.account.as_str() },
         action: access.action,

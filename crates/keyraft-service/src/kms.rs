@@ -21,12 +21,14 @@ pub struct Caller {
     pub principal: String,
     /// The identity policies attached to the principal.
     pub identity: Arc<IdentityPolicies>,
+    /// Where the request came from (`aws:SourceIp`), when the edge knows it.
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 impl Caller {
     /// A caller with no identity policies (the account root needs none).
     pub fn new(account: AccountId, principal: impl Into<String>) -> Self {
-        Caller { account, principal: principal.into(), identity: Arc::default() }
+        Caller { account, principal: principal.into(), identity: Arc::default(), source_ip: None }
     }
 
     /// The account root.
@@ -149,12 +151,13 @@ impl Kms {
             _ => None,
         };
         let grant_allows = crate::grants::allows(s, caller, k, access);
-        crate::authz::authorize_key(&self.policies, s, caller, k, access, alias.as_deref(), grant_allows)
+        let now = self.node.clock().now_ms();
+        crate::authz::authorize_key(&self.policies, s, caller, k, access, alias.as_deref(), grant_allows, now)
     }
 
     /// Decides an operation that names no key (identity policies alone).
     pub(crate) fn authorize_account(&self, caller: &Caller, access: Access) -> Result<(), KmsError> {
-        crate::authz::authorize_account(caller, &access, self.region().as_str())
+        crate::authz::authorize_account(caller, &access, self.region().as_str(), self.node.clock().now_ms())
     }
 
     /// The unwrapped material of one version of a key.

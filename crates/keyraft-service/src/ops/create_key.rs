@@ -61,6 +61,7 @@ impl Kms {
                     caller.account.as_str(),
                     &p,
                     input.bypass_lockout_check,
+                    self.node().clock().now_ms(),
                 )?;
                 p
             }

@@ -30,6 +30,7 @@ impl Kms {
             k.account.as_str(),
             &policy,
             bypass_lockout_check,
+            self.node().clock().now_ms(),
         )?;
         self.propose(Command::PutKeyPolicy { key: k.id, name, policy }).await.map(|_| ())
     }

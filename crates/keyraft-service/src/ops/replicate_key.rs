@@ -51,6 +51,7 @@ impl Kms {
                     k.account.as_str(),
                     &p,
                     input.bypass_lockout_check,
+                    self.node().clock().now_ms(),
                 )?;
                 p
             }

@@ -250,6 +250,15 @@ impl Caller {
     }
 }
 
+/// A request on a key as the decision needs it.
+pub(crate) struct Asked<'a> {
+    pub access: &'a Access,
+    /// The alias the request named the key by (`kms:RequestAlias`).
+    pub alias: Option<&'a str>,
+    /// The node's clock (`aws:CurrentTime`).
+    pub now_ms: u64,
+}
+
 /// Decides a request on a key. `grant_allows` is whether one of the key's grants gives this
 /// principal the operation.
 pub(crate) fn authorize_key(
@@ -257,11 +266,10 @@ pub(crate) fn authorize_key(
     s: &RegionState,
     caller: &Caller,
     key: &KeyRecord,
-    access: &Access,
-    alias: Option<&str>,
+    asked: &Asked<'_>,
     grant_allows: bool,
-    now_ms: u64,
 ) -> Result<(), KmsError> {
+    let Asked { access, alias, now_ms } = *asked;
     let policy = cache.get(key)?;
     // Most keys keep a policy without conditions (the default one) and most callers have none
     // in their identity policies: then no statement reads the context and it is not built.

@@ -151,8 +151,8 @@ impl Kms {
             _ => None,
         };
         let grant_allows = crate::grants::allows(s, caller, k, access);
-        let now = self.node.clock().now_ms();
-        crate::authz::authorize_key(&self.policies, s, caller, k, access, alias.as_deref(), grant_allows, now)
+        let asked = crate::authz::Asked { access, alias: alias.as_deref(), now_ms: self.node.clock().now_ms() };
+        crate::authz::authorize_key(&self.policies, s, caller, k, &asked, grant_allows)
     }
 
     /// Decides an operation that names no key (identity policies alone).

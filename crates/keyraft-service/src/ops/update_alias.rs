@@ -11,7 +11,15 @@ impl Kms {
     pub async fn update_alias(&self, caller: &Caller, name: &str, target: &KeyRef) -> Result<(), KmsError> {
         let alias = check_alias_name(name)?;
         no_alias(target)?;
-        let k = self.resolve(caller, target, Access::new("kms:UpdateAlias")).await?;
+        // AWS asks for kms:UpdateAlias on the key the alias leaves and on the one it joins.
+        let k = self
+            .read(|s| {
+                if let Some(old) = s.alias_target(&alias).and_then(|id| s.keys.get(id)) {
+                    self.authorize(s, caller, old, &KeyRef::Alias(alias.clone()), &Access::new("kms:UpdateAlias"))?;
+                }
+                self.resolve_authorized(s, caller, target, &Access::new("kms:UpdateAlias"))
+            })
+            .await??;
         self.propose(Command::UpdateAlias { alias, key: k.id }).await.map(|_| ())
     }
 }

@@ -46,7 +46,27 @@ pub fn expiration_model(k: &KeyRecord) -> Option<ExpirationModel> {
     })
 }
 
-/// Checks that `k` takes imported material at all (EXTERNAL, symmetric).
+/// The key specs that take imported material: symmetric, HMAC, and the RSA and NIST/SECG ECC
+/// specs (PKCS#8 private keys) — AWS's list without SM2 and ML-DSA.
+pub fn importable(spec: KeySpec) -> bool {
+    matches!(
+        spec,
+        KeySpec::SymmetricDefault
+            | KeySpec::Hmac224
+            | KeySpec::Hmac256
+            | KeySpec::Hmac384
+            | KeySpec::Hmac512
+            | KeySpec::Rsa2048
+            | KeySpec::Rsa3072
+            | KeySpec::Rsa4096
+            | KeySpec::EccNistP256
+            | KeySpec::EccNistP384
+            | KeySpec::EccNistP521
+            | KeySpec::EccSecgP256k1
+    )
+}
+
+/// Checks that `k` takes imported material at all (EXTERNAL, an [`importable`] spec).
 pub fn check_external(k: &KeyRecord) -> Result<(), CoreError> {
     if k.origin != Origin::External {
         return Err(CoreError::Unsupported(format!(
@@ -54,7 +74,7 @@ pub fn check_external(k: &KeyRecord) -> Result<(), CoreError> {
             k.arn()
         )));
     }
-    if k.spec != KeySpec::SymmetricDefault {
+    if !importable(k.spec) {
         return Err(CoreError::Unsupported(format!(
             "Import of key material for {} keys is not supported by this keyraft version",
             k.spec
@@ -84,10 +104,20 @@ pub(crate) fn apply_import(
     if valid_to_ms.is_some_and(|t| t <= now) {
         return Err(CoreError::Validation("ValidTo must be in the future".into()));
     }
+    // An asymmetric key's material is its private key with the public key beside it; it does not
+    // expire (AWS: KEY_MATERIAL_DOES_NOT_EXPIRE only).
+    let asymmetric = crate::algorithms::is_asymmetric(k.spec);
+    if asymmetric && valid_to_ms.is_some() {
+        return Err(CoreError::Validation(
+            "Imported key material of an asymmetric KMS key cannot expire: use KEY_MATERIAL_DOES_NOT_EXPIRE".into(),
+        ));
+    }
+    if asymmetric != material.public_key.is_some() {
+        return Err(CoreError::Validation(format!("The imported key material does not fit a {} key", k.spec)));
+    }
     let mut m = material.clone();
     m.version = 1;
     m.created_ms = now;
-    m.public_key = None;
     k.material = vec![m];
     k.current_version = 1;
     k.import = Some(ImportState { commitment: commitment.to_vec(), valid_to_ms });
@@ -184,5 +214,21 @@ mod tests {
         let mut aws = external();
         aws.origin = Origin::AwsKms;
         assert!(matches!(apply_import(&mut aws, &wm(), b"c1", None, 1), Err(CoreError::Unsupported(_))));
+    }
+
+    #[test]
+    fn asymmetric_import_keeps_the_public_key_and_does_not_expire() {
+        let mut k = KeyRecord { spec: KeySpec::EccNistP256, ..external() };
+        let pair = WrappedMaterial { public_key: Some(vec![7; 91]), ..wm() };
+        assert!(matches!(apply_import(&mut k, &pair, b"c1", Some(100), 10), Err(CoreError::Validation(_))));
+        assert!(matches!(apply_import(&mut k, &wm(), b"c1", None, 10), Err(CoreError::Validation(_))));
+        apply_import(&mut k, &pair, b"c1", None, 10).unwrap();
+        assert_eq!(k.material[0].public_key.as_deref(), Some(&[7u8; 91][..]));
+        assert_eq!(expiration_model(&k), Some(ExpirationModel::DoesNotExpire));
+        let mut hmac = KeyRecord { spec: KeySpec::Hmac256, ..external() };
+        assert!(matches!(apply_import(&mut hmac, &pair, b"c1", None, 10), Err(CoreError::Validation(_))));
+        apply_import(&mut hmac, &wm(), b"c1", Some(100), 10).unwrap();
+        let mut ed = KeyRecord { spec: KeySpec::EccNistEdwards25519, ..external() };
+        assert!(matches!(apply_import(&mut ed, &pair, b"c1", None, 10), Err(CoreError::Unsupported(_))));
     }
 }

@@ -118,6 +118,46 @@ pub fn generate(spec: KeySpec) -> Result<GeneratedKeyPair, CryptoError> {
     Err(unsupported(format_args!("KeySpec {spec} is not supported")))
 }
 
+/// Whether [`import`] takes private keys of `spec`: RSA and the NIST/SECG ECDSA curves, the
+/// specs AWS documents for imported asymmetric key material.
+pub fn importable(spec: KeySpec) -> bool {
+    rsa_size(spec).is_some() || ecdsa_signing(spec).is_some()
+}
+
+/// Imported key material (BYOK): parses a DER PKCS#8 `PrivateKeyInfo` as a private key of `spec`
+/// (RSA of exactly the spec's modulus size, or EC on exactly the spec's curve, checked by
+/// AWS-LC), and returns it re-encoded by aws-lc-rs — the same PKCS#8 v1 form a generated key
+/// has — with its DER SubjectPublicKeyInfo. Anything else: [`CryptoError::Asymmetric`].
+pub fn import(spec: KeySpec, pkcs8: &[u8]) -> Result<GeneratedKeyPair, CryptoError> {
+    if let Some(size) = rsa_size(spec) {
+        let kp = lc(aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8))?;
+        let bits = match size {
+            KeySize::Rsa2048 => 2048,
+            KeySize::Rsa3072 => 3072,
+            _ => 4096,
+        };
+        if kp.public_modulus_len() * 8 != bits {
+            return Err(CryptoError::Asymmetric);
+        }
+        let der: Pkcs8V1Der = lc(kp.as_der())?;
+        let public: PublicKeyX509Der = lc(kp.public_key().as_der())?;
+        return Ok(GeneratedKeyPair {
+            private: PrivateKey(Zeroizing::new(der.as_ref().to_vec())),
+            public_key: public.as_ref().to_vec(),
+        });
+    }
+    if let Some(alg) = ecdsa_signing(spec) {
+        let kp = lc(EcdsaKeyPair::from_pkcs8(alg, pkcs8))?;
+        let doc = lc(kp.to_pkcs8v1())?;
+        let public: PublicKeyX509Der = lc(kp.public_key().as_der())?;
+        return Ok(GeneratedKeyPair {
+            private: PrivateKey(Zeroizing::new(doc.as_ref().to_vec())),
+            public_key: public.as_ref().to_vec(),
+        });
+    }
+    Err(unsupported(format_args!("Import of KeySpec {spec} key material is not supported")))
+}
+
 /// Wraps a private key under the root key (wrap format v2).
 pub fn wrap_private_key(
     root: &RootKey,
@@ -429,5 +469,27 @@ mod tests {
         }
         let ct = rsa_encrypt(&kp.public_key, EncryptionAlgorithm::RsaesOaepSha1, b"secret").unwrap();
         assert_eq!(rsa_decrypt(&key, EncryptionAlgorithm::RsaesOaepSha256, &ct).err(), Some(CryptoError::Decrypt));
+    }
+
+    #[test]
+    fn import_checks_the_spec_and_matches_generation() {
+        for spec in [KeySpec::EccNistP256, KeySpec::EccNistP384, KeySpec::EccSecgP256k1, KeySpec::Rsa2048] {
+            let kp = generate(spec).unwrap();
+            let imported = import(spec, kp.private.der()).unwrap();
+            assert_eq!(imported.public_key, kp.public_key, "{spec}");
+            assert_eq!(imported.private.der(), kp.private.der(), "{spec}: re-encoded as generated");
+            LoadedKey::load(spec, &imported.private).unwrap();
+        }
+        let p384 = generate(KeySpec::EccNistP384).unwrap();
+        let rsa = generate(KeySpec::Rsa2048).unwrap();
+        let p256 = generate(KeySpec::EccNistP256).unwrap();
+        assert!(import(KeySpec::EccNistP256, p384.private.der()).is_err(), "other curve");
+        assert!(import(KeySpec::EccSecgP256k1, p256.private.der()).is_err(), "P-256 is not secp256k1");
+        assert!(import(KeySpec::EccNistP256, rsa.private.der()).is_err(), "RSA into ECC");
+        assert!(import(KeySpec::Rsa3072, rsa.private.der()).is_err(), "RSA of another size");
+        assert!(import(KeySpec::Rsa2048, p256.private.der()).is_err(), "ECC into RSA");
+        assert!(import(KeySpec::Rsa2048, &[0x30, 0x00]).is_err());
+        assert!(matches!(import(KeySpec::EccNistEdwards25519, &[]), Err(CryptoError::Unsupported(_))));
+        assert!(importable(KeySpec::EccNistP521) && !importable(KeySpec::EccNistEdwards25519));
     }
 }

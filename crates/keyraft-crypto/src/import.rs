@@ -15,7 +15,9 @@
 //!
 //! Commitment to imported material: HMAC-SHA-256 keyed by the root key over
 //! `"keyraft/import-commitment/v1" | key id | 0x00 | material` — deterministic, so the state
-//! machine compares it without seeing the material.
+//! machine compares it without seeing the material. `material`: the 32 bytes of a symmetric key,
+//! the raw bytes of an HMAC key, the DER SubjectPublicKeyInfo of an asymmetric key's imported
+//! private key.
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::hmac;
@@ -172,12 +174,19 @@ pub fn unwrap_material(token: &ImportToken, encrypted: &[u8]) -> Result<Zeroizin
 
 /// The commitment a key keeps to its imported material (see the module docs).
 pub fn commitment(root: &RootKey, key_id: &str, material: &KeyMaterial) -> Vec<u8> {
+    commitment_bytes(root, key_id, material.bytes())
+}
+
+/// The same commitment over other material: an HMAC key's raw bytes, or, for an asymmetric
+/// key, the DER SubjectPublicKeyInfo derived from the imported private key (so the same key
+/// re-imports whatever its PKCS#8 encoding).
+pub fn commitment_bytes(root: &RootKey, key_id: &str, material: &[u8]) -> Vec<u8> {
     let key = hmac::Key::new(hmac::HMAC_SHA256, root.bytes());
     let mut ctx = hmac::Context::with_key(&key);
     ctx.update(b"keyraft/import-commitment/v1");
     ctx.update(key_id.as_bytes());
     ctx.update(&[0]);
-    ctx.update(material.bytes());
+    ctx.update(material);
     ctx.sign().as_ref().to_vec()
 }
 

@@ -25,7 +25,7 @@ impl HmacKey {
         Some(HmacKey(bytes))
     }
 
-    /// A key from known bytes (test vectors).
+    /// A key from known bytes (imported key material, test vectors).
     pub fn from_bytes(bytes: &[u8]) -> HmacKey {
         HmacKey(Zeroizing::new(bytes.to_vec()))
     }
@@ -43,6 +43,19 @@ pub fn key_len(spec: KeySpec) -> Option<usize> {
         KeySpec::Hmac256 => Some(32),
         KeySpec::Hmac384 => Some(48),
         KeySpec::Hmac512 => Some(64),
+        _ => None,
+    }
+}
+
+/// The lengths in bytes AWS accepts for imported HMAC key material of `spec` (at least the
+/// hash's output, at most its block size): HMAC_224 and HMAC_256 28/32–64, HMAC_384 and
+/// HMAC_512 48/64–128.
+pub fn import_len(spec: KeySpec) -> Option<std::ops::RangeInclusive<usize>> {
+    match spec {
+        KeySpec::Hmac224 => Some(28..=64),
+        KeySpec::Hmac256 => Some(32..=64),
+        KeySpec::Hmac384 => Some(48..=128),
+        KeySpec::Hmac512 => Some(64..=128),
         _ => None,
     }
 }

@@ -26,8 +26,9 @@ impl Kms {
     /// the leader stamps the creation time.
     pub async fn create_key(&self, caller: &Caller, input: CreateKeyInput) -> Result<KeyRecord, KmsError> {
         let usage = asymmetric::create_usage(input.key_spec, input.key_usage)?;
-        // Origin EXTERNAL (symmetric keys only so far): PendingImport, no material (`import_key_material`).
-        let external = input.origin == Origin::External && input.key_spec == KeySpec::SymmetricDefault;
+        // Origin EXTERNAL (symmetric, HMAC, RSA and ECC keys): PendingImport, no material
+        // (`import_key_material`).
+        let external = input.origin == Origin::External && keyraft_core::import::importable(input.key_spec);
         if input.origin != Origin::AwsKms && !external {
             return Err(KmsError::Unsupported(format!(
                 "Origin {} is not supported for this key spec by this keyraft version",

@@ -3,7 +3,7 @@
 //! key (keyraft-crypto `import`), so any node can take the ImportKeyMaterial and nothing is
 //! written to the Raft log here.
 
-use keyraft_core::{KeyArn, KeyRef};
+use keyraft_core::{KeyArn, KeyRef, KeySpec};
 pub use keyraft_crypto::import::WrappingAlgorithm;
 
 use crate::authz::Access;
@@ -22,6 +22,31 @@ pub struct ImportParameters {
     pub valid_to_ms: u64,
 }
 
+/// AWS's wrapping rules per key spec: an RSA private key is larger than RSA-OAEP carries, so it
+/// needs RSA_AES_KEY_WRAP_*; an ECC_NIST_P521 private key does not fit RSAES_OAEP_* under an
+/// RSA_2048 wrapping key. Everything else takes every algorithm.
+pub(crate) fn check_wrapping(
+    spec: KeySpec,
+    algorithm: WrappingAlgorithm,
+    wrapping_key_bits: u32,
+) -> Result<(), KmsError> {
+    let oaep = matches!(algorithm, WrappingAlgorithm::RsaesOaepSha1 | WrappingAlgorithm::RsaesOaepSha256);
+    let refused = match spec {
+        KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => oaep.then_some(
+            "RSA private key material must be wrapped with RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256",
+        ),
+        KeySpec::EccNistP521 if oaep && wrapping_key_bits == 2048 => Some(
+            "ECC_NIST_P521 key material cannot be wrapped with an RSAES_OAEP wrapping algorithm and an RSA_2048 \
+             wrapping key; use an RSA_AES_KEY_WRAP wrapping algorithm or a longer wrapping key",
+        ),
+        _ => None,
+    };
+    match refused {
+        Some(why) => Err(KmsError::Unsupported(format!("{why} (KeySpec {spec})"))),
+        None => Ok(()),
+    }
+}
+
 impl Kms {
     /// `wrapping_key_bits`: 2048, 3072 or 4096 (WrappingKeySpec RSA_*).
     pub async fn get_parameters_for_import(
@@ -35,6 +60,7 @@ impl Kms {
         let k = self.resolve(caller, key, Access::new("kms:GetParametersForImport")).await?;
         keyraft_core::import::check_external(&k)?;
         keyraft_core::lifecycle::check_manage(&k)?;
+        check_wrapping(k.spec, algorithm, wrapping_key_bits)?;
         // RSA key generation takes up to seconds (RSA_4096): off the async workers.
         let pair =
             tokio::task::spawn_blocking(move || keyraft_crypto::import::generate_wrapping_key(wrapping_key_bits))

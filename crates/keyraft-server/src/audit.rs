@@ -381,19 +381,7 @@ pub fn render(line: &str) -> String {
 
 /// `received_ms` as CloudTrail writes times: `2014-11-04T00:51:05Z`.
 fn event_time(ms: u64) -> String {
-    let t = i64::try_from(ms / 1000).ok().and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok());
-    match t {
-        Some(t) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        None => String::new(),
-    }
+    keyraft_core::clock::iso8601_utc(ms)
 }
 
 /// `KeyId` → `keyId`; `AWSAccountId` → `aWSAccountId` (as CloudTrail writes it).

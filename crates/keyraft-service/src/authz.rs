@@ -178,20 +178,7 @@ fn denied(caller: &Caller, action: &str, resource: &str, why: Refusal) -> KmsErr
 fn base_context(caller: &Caller, access: &Access, region: &str, alias: Option<&str>, now_ms: u64) -> Context {
     let mut c = access.context.clone();
     c.insert("aws:EpochTime", (now_ms / 1000).to_string());
-    if let Some(t) = i64::try_from(now_ms / 1000).ok().and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok()) {
-        c.insert(
-            "aws:CurrentTime",
-            format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            ),
-        );
-    }
+    c.insert("aws:CurrentTime", keyraft_core::clock::iso8601_utc(now_ms));
     // No TLS on the AWS API yet (issue 8).
     c.insert("aws:SecureTransport", "false");
     if let Some(ip) = caller.source_ip {

@@ -78,6 +78,11 @@ impl Access {
         self
     }
 
+    /// An operation that encrypts or decrypts with an encryption context and an algorithm.
+    pub fn crypt(action: &'static str, context: &EncryptionContext, algorithm: &str) -> Self {
+        Access::new(action).encryption_context(context).with("kms:EncryptionAlgorithm", algorithm)
+    }
+
     /// Whether a principal of another account may do this, given the key ARN.
     pub fn cross_account(&self) -> bool {
         CROSS_ACCOUNT.contains(&self.action)

@@ -130,9 +130,7 @@ impl Kms {
             .resolve(
                 caller,
                 destination_key,
-                Access::new("kms:ReEncryptTo")
-                    .encryption_context(destination_context)
-                    .with("kms:EncryptionAlgorithm", destination_alg.as_aws()),
+                Access::crypt("kms:ReEncryptTo", destination_context, destination_alg.as_aws()),
             )
             .await?;
         let out = if is_rsa(destination_alg) {

@@ -48,8 +48,7 @@ impl Kms {
         let blob = CiphertextBlob::parse(ciphertext).map_err(|_| invalid())?;
         let blob_key = KeyId::parse(blob.key_id).map_err(|_| invalid())?;
         let region = self.region().clone();
-        let access =
-            Access::new(action).encryption_context(context).with("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT");
+        let access = Access::crypt(action, context, "SYMMETRIC_DEFAULT");
         let k = self
             .read(|s| -> Result<KeyRecord, KmsError> {
                 if let Some(given) = key {

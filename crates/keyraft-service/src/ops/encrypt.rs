@@ -41,15 +41,7 @@ impl Kms {
         plaintext: &[u8],
         context: &EncryptionContext,
     ) -> Result<EncryptOutput, KmsError> {
-        let k = self
-            .resolve(
-                caller,
-                key,
-                Access::new("kms:Encrypt")
-                    .encryption_context(context)
-                    .with("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT"),
-            )
-            .await?;
+        let k = self.resolve(caller, key, Access::crypt("kms:Encrypt", context, "SYMMETRIC_DEFAULT")).await?;
         check_symmetric(&k, "Encrypt")?;
         self.encrypt_with(&k, plaintext, context)
     }

@@ -30,9 +30,7 @@ impl Kms {
             .resolve(
                 caller,
                 destination_key,
-                Access::new("kms:ReEncryptTo")
-                    .encryption_context(destination_context)
-                    .with("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT"),
+                Access::crypt("kms:ReEncryptTo", destination_context, "SYMMETRIC_DEFAULT"),
             )
             .await?;
         check_symmetric(&dst, "ReEncrypt")?;

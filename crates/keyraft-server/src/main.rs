@@ -80,6 +80,19 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TransportKeyCmd,
     },
+    /// Container health check: GETs `<admin>/readyz` (or `/healthz` with --live); exit 0 when
+    /// it answers 200, 1 otherwise.
+    Health {
+        /// The node's admin URL, e.g. http://127.0.0.1:7200.
+        #[arg(long)]
+        admin: String,
+        /// Ask `/healthz` (the node knows a leader) instead of `/readyz` (and has caught up).
+        #[arg(long)]
+        live: bool,
+        /// Give up after this many milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -303,6 +316,22 @@ async fn main() -> anyhow::Result<()> {
         Cmd::TransportKey { cmd: TransportKeyCmd::Public { file } } => {
             let key = keyraft_server::secrets::read_transport_key(&file)?;
             println!("{}", hex::encode(key.public_key()));
+        }
+        Cmd::Health { admin, live, timeout_ms } => {
+            let url = format!("{}/{}", admin.trim_end_matches('/'), if live { "healthz" } else { "readyz" });
+            let client = reqwest::Client::builder().timeout(std::time::Duration::from_millis(timeout_ms)).build()?;
+            match client.get(&url).send().await {
+                Ok(resp) if resp.status().is_success() => println!("{url}: {}", resp.status()),
+                Ok(resp) => {
+                    let status = resp.status();
+                    println!("{url}: {status} {}", resp.text().await.unwrap_or_default().trim());
+                    std::process::exit(1);
+                }
+                Err(e) => {
+                    println!("{url}: {e}");
+                    std::process::exit(1);
+                }
+            }
         }
         Cmd::Dr { cmd: DrCmd::Status { target, json } } => {
             let s = first_answer(target.endpoints()?, |u| async move { keyraft_server::dr::fetch_status(&u).await })

@@ -151,6 +151,42 @@ pub fn kem_spki(spec: KeySpec, encapsulation_key: &[u8]) -> Result<Vec<u8>, Cryp
     Ok(der(0x30, &body))
 }
 
+/// The expanded decapsulation key length of `spec` (FIPS 203: 1632, 2400, 3168 bytes).
+fn kem_dk_len(spec: KeySpec) -> Option<usize> {
+    match spec {
+        KeySpec::MlKem512 => Some(1632),
+        KeySpec::MlKem768 => Some(2400),
+        KeySpec::MlKem1024 => Some(3168),
+        _ => None,
+    }
+}
+
+/// A raw ML-KEM decapsulation key as DER PKCS#8 (`OneAsymmetricKey` v0, the IETF LAMPS
+/// encoding): algorithm `id-alg-ml-kem-*` without parameters, and as `privateKey` the
+/// `expandedKey` choice (an OCTET STRING holding the FIPS 203 decapsulation key). aws-lc-rs has
+/// no PKCS#8 for KEM keys, and keeps no seed, so the seed forms are not produced. For
+/// GenerateDataKeyPair, whose caller receives the private key.
+pub fn kem_pkcs8(spec: KeySpec, dk: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    if kem_dk_len(spec) != Some(dk.len()) {
+        return Err(CryptoError::Asymmetric);
+    }
+    let mut body = Zeroizing::new(vec![0x02, 0x01, 0x00]);
+    body.extend_from_slice(&kem_algorithm_identifier(spec)?);
+    let inner = Zeroizing::new(der(0x04, dk));
+    body.extend_from_slice(&Zeroizing::new(der(0x04, &inner)));
+    Ok(Zeroizing::new(der(0x30, &body)))
+}
+
+/// The raw decapsulation key inside a PKCS#8 made by [`kem_pkcs8`] (exactly that encoding).
+pub fn kem_dk_from_pkcs8(spec: KeySpec, pkcs8: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let len = kem_dk_len(spec).ok_or_else(|| CryptoError::Unsupported(format!("KeySpec {spec} is not ML-KEM")))?;
+    let dk = pkcs8.get(pkcs8.len().saturating_sub(len)..).ok_or(CryptoError::Asymmetric)?;
+    if pkcs8.len() <= len || kem_pkcs8(spec, dk)?.as_slice() != pkcs8 {
+        return Err(CryptoError::Asymmetric);
+    }
+    Ok(Zeroizing::new(dk.to_vec()))
+}
+
 /// The raw ML-KEM encapsulation key inside a DER SubjectPublicKeyInfo made by [`kem_spki`].
 pub fn kem_raw_public_key(spec: KeySpec, spki: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let (alg, _) = kem_alg(spec).ok_or_else(|| CryptoError::Unsupported(format!("KeySpec {spec} is not ML-KEM")))?;
@@ -195,6 +231,30 @@ mod tests {
             let s = sign_dsa(&kp, b"hello").unwrap();
             assert!(verify_dsa(spec, &public, b"hello", &s).unwrap());
             assert!(!verify_dsa(spec, &public, b"hellO", &s).unwrap());
+        }
+    }
+
+    #[test]
+    fn kem_pkcs8_round_trip_and_shape() {
+        for (spec, dk_len) in [(KeySpec::MlKem512, 1632), (KeySpec::MlKem768, 2400), (KeySpec::MlKem1024, 3168)] {
+            let (dk, spki) = generate(spec).unwrap().unwrap();
+            let p8 = kem_pkcs8(spec, &dk).unwrap();
+            // SEQUENCE (long form, 2 length bytes) { INTEGER 0, SEQUENCE { OID 2.16.840.1.101.3.4.4.x }, OCTET STRING { OCTET STRING dk } }
+            assert_eq!(&p8[..2], &[0x30, 0x82]);
+            assert_eq!(&p8[4..7], &[0x02, 0x01, 0x00]);
+            assert_eq!(
+                &p8[7..20],
+                &[0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x04, kem_alg(spec).unwrap().1]
+            );
+            assert_eq!(p8.len(), 20 + 4 + 4 + dk_len);
+            let back = kem_dk_from_pkcs8(spec, &p8).unwrap();
+            assert_eq!(back.as_slice(), dk.as_slice());
+            // The key inside decapsulates what its public key encapsulated.
+            let (ct, secret) = encapsulate(spec, &spki).unwrap();
+            let loaded = load_kem(spec, &back).unwrap().unwrap();
+            assert_eq!(decapsulate_with(&loaded, &ct).unwrap().as_slice(), secret.as_slice());
+            assert!(kem_dk_from_pkcs8(spec, &p8[1..]).is_err());
+            assert!(kem_pkcs8(spec, &dk[1..]).is_err());
         }
     }
 

@@ -300,3 +300,68 @@ async fn post_quantum_error_cases() {
     );
     c.shutdown().await;
 }
+
+/// The raw decapsulation key of an ML-KEM PKCS#8, parsed here (not by keyraft), expecting the
+/// IETF LAMPS `expandedKey` form: SEQUENCE { INTEGER 0, SEQUENCE { OID id-alg-ml-kem-* },
+/// OCTET STRING { OCTET STRING dk } }.
+fn ml_kem_dk_from_pkcs8(p8: &[u8], oid_last: u8, dk_len: usize) -> Vec<u8> {
+    let long = |n: usize| [0x82, (n >> 8) as u8, n as u8];
+    let inner = [&[0x04][..], &long(dk_len)].concat();
+    let outer = [&[0x04][..], &long(dk_len + 4)].concat();
+    let alg = [0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x04, oid_last];
+    let body = [&[0x02, 0x01, 0x00][..], &alg, &outer, &inner].concat();
+    let head = [&[0x30][..], &long(body.len() + dk_len)].concat();
+    let prefix = [head, body].concat();
+    assert_eq!(&p8[..prefix.len()], &prefix[..], "PKCS#8 structure");
+    assert_eq!(p8.len(), prefix.len() + dk_len);
+    p8[prefix.len()..].to_vec()
+}
+
+/// GenerateDataKeyPair with the ML-KEM specs: the private key comes as PKCS#8 whose key
+/// decapsulates what an independent encapsulation to the returned public key made, and the
+/// encrypted copy decrypts to the same PKCS#8.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ml_kem_data_key_pairs() {
+    use aws_lc_rs::kem::DecapsulationKey;
+    use aws_sdk_kms::types::DataKeyPairSpec;
+    let c = Cluster::ready(&[R]).await.expect("cluster");
+    let kms = c.client(R, 1);
+    let sym = kms.create_key().send().await.expect("create").key_metadata().expect("md").key_id().to_owned();
+    for (spec, alg, oid_last, ek_len, dk_len) in [
+        ("ML_KEM_512", &ML_KEM_512, 1u8, 800, 1632),
+        ("ML_KEM_768", &ML_KEM_768, 2, 1184, 2400),
+        ("ML_KEM_1024", &ML_KEM_1024, 3, 1568, 3168),
+    ] {
+        let out = kms
+            .generate_data_key_pair()
+            .key_id(&sym)
+            .key_pair_spec(DataKeyPairSpec::from(spec))
+            .encryption_context("purpose", "pq")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{spec}: {e:?}"));
+        assert_eq!(out.key_pair_spec(), Some(&DataKeyPairSpec::from(spec)));
+        let p8 = out.private_key_plaintext().expect("private key").as_ref().to_vec();
+        let spki = out.public_key().expect("public key").as_ref().to_vec();
+        let dk = ml_kem_dk_from_pkcs8(&p8, oid_last, dk_len);
+        let ek = ml_kem_key_from_spki(&spki, oid_last, ek_len);
+        let (ct, secret) = EncapsulationKey::new(alg, &ek).expect("ek").encapsulate().expect("encapsulate");
+        let mine = DecapsulationKey::new(alg, &dk).expect("dk").decapsulate(ct.as_ref().into()).expect("decapsulate");
+        assert_eq!(mine.as_ref(), secret.as_ref(), "{spec}: the private key belongs to the public key");
+        let blob = out.private_key_ciphertext_blob().expect("ciphertext").clone();
+        let back =
+            kms.decrypt().ciphertext_blob(blob).encryption_context("purpose", "pq").send().await.expect("decrypt");
+        assert_eq!(back.plaintext().expect("plaintext").as_ref(), &p8[..]);
+
+        let np = kms
+            .generate_data_key_pair_without_plaintext()
+            .key_id(&sym)
+            .key_pair_spec(DataKeyPairSpec::from(spec))
+            .send()
+            .await
+            .expect("without plaintext");
+        assert!(np.private_key_ciphertext_blob().is_some());
+        assert_ne!(np.public_key().expect("public key").as_ref(), &spki[..]);
+    }
+    c.shutdown().await;
+}

@@ -23,10 +23,11 @@ pub struct DataKeyPairOutput {
     pub spec: KeySpec,
 }
 
-/// The `DataKeyPairSpec`s keyraft generates (aws-lc-rs). SM2 is China-regions-only in AWS and
-/// ML-KEM has no PKCS#8 encoding in aws-lc-rs 1.19: both answer UnsupportedOperationException.
+/// The `DataKeyPairSpec`s keyraft generates (aws-lc-rs): RSA, ECC, Ed25519 and ML-KEM (its
+/// PKCS#8 built by `keyraft_crypto::pq::kem_pkcs8`). SM2 is China-regions-only in AWS and answers
+/// UnsupportedOperationException.
 pub fn supported_data_key_pair_spec(spec: KeySpec) -> bool {
-    crate::ops::asymmetric::supported(spec)
+    crate::ops::asymmetric::supported(spec) || keyraft_crypto::pq::is_ml_kem(spec)
 }
 
 impl Kms {
@@ -60,7 +61,13 @@ impl Kms {
             .await
             .map_err(|e| KmsError::Internal(format!("key pair generation did not finish: {e}")))?
             .map_err(|e| KmsError::Internal(format!("key pair generation failed: {e}")))?;
-        let private = pair.private.into_pkcs8();
+        // aws-lc-rs keeps ML-KEM private keys as the raw decapsulation key: encode it as PKCS#8.
+        let private = if keyraft_crypto::pq::is_ml_kem(spec) {
+            keyraft_crypto::pq::kem_pkcs8(spec, &pair.private.into_pkcs8())
+                .map_err(|e| KmsError::Internal(format!("ML-KEM private key encoding failed: {e}")))?
+        } else {
+            pair.private.into_pkcs8()
+        };
         let out = self.encrypt_with(&k, &private, context)?;
         Ok(DataKeyPairOutput {
             private_key_ciphertext: out.ciphertext,

@@ -110,6 +110,21 @@ def test_create_key_spec_and_usage_rules(kms):
         assert_error(e, code)
 
 
+def test_ed25519ph_signs_a_sha512_digest(kms):
+    md = create(kms, "ECC_NIST_EDWARDS25519", "SIGN_VERIFY")
+    digest = hashlib.sha512(b"pre-hashed message").digest()
+    sig = kms.sign(KeyId=md["KeyId"], Message=digest, MessageType="DIGEST", SigningAlgorithm="ED25519_PH_SHA_512")
+    assert len(sig["Signature"]) == 64 and sig["SigningAlgorithm"] == "ED25519_PH_SHA_512"
+    ok = kms.verify(KeyId=md["KeyId"], Message=digest, MessageType="DIGEST", Signature=sig["Signature"], SigningAlgorithm="ED25519_PH_SHA_512")
+    assert ok["SignatureValid"] is True
+    with pytest.raises(ClientError) as e:
+        kms.verify(KeyId=md["KeyId"], Message=hashlib.sha512(b"other").digest(), MessageType="DIGEST", Signature=sig["Signature"], SigningAlgorithm="ED25519_PH_SHA_512")
+    assert e.value.response["Error"]["Code"] == "KMSInvalidSignatureException"
+    with pytest.raises(ClientError) as e:
+        kms.sign(KeyId=md["KeyId"], Message=b"raw", MessageType="RAW", SigningAlgorithm="ED25519_PH_SHA_512")
+    assert_error(e, "ValidationException")
+
+
 def test_disabled_key_refuses_get_public_key(kms):
     md = create(kms, "ECC_NIST_EDWARDS25519", "SIGN_VERIFY")
     assert md["SigningAlgorithms"] == ["ED25519_SHA_512", "ED25519_PH_SHA_512"]

@@ -9,8 +9,8 @@
 //! aws-lc-rs draws its own randomness (key generation, PSS salts, ECDSA nonces, OAEP seeds) from
 //! AWS-LC's DRBG; it cannot take the injected RNG.
 //!
-//! Not available in aws-lc-rs 1.19 and so [`CryptoError::Unsupported`]: Ed25519ph
-//! (`ED25519_PH_SHA_512`), and Ed25519 over a digest.
+//! Ed25519ph (`ED25519_PH_SHA_512`, over a SHA-512 digest) goes through `ed25519ph` (AWS-LC
+//! directly: aws-lc-rs 1.19 has no API for it); plain Ed25519 over a digest does not exist.
 
 use aws_lc_rs::digest::{self, Digest};
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
@@ -280,7 +280,9 @@ fn check_pair(spec: KeySpec, alg: SigningAlgorithm) -> Result<(), CryptoError> {
         KeySpec::EccNistP256 | KeySpec::EccSecgP256k1 => alg == SigningAlgorithm::EcdsaSha256,
         KeySpec::EccNistP384 => alg == SigningAlgorithm::EcdsaSha384,
         KeySpec::EccNistP521 => alg == SigningAlgorithm::EcdsaSha512,
-        KeySpec::EccNistEdwards25519 => alg == SigningAlgorithm::Ed25519Sha512,
+        KeySpec::EccNistEdwards25519 => {
+            matches!(alg, SigningAlgorithm::Ed25519Sha512 | SigningAlgorithm::Ed25519PhSha512)
+        }
         KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => alg == SigningAlgorithm::MlDsaShake256,
         _ => false,
     };
@@ -312,10 +314,11 @@ pub fn sign(
 ) -> Result<Vec<u8>, CryptoError> {
     check_pair(key.spec, alg)?;
     if let Loaded::Ed25519(kp) = &key.inner {
-        if message_type != MessageType::Raw {
-            return Err(unsupported("ED25519_SHA_512 signs RAW messages only"));
-        }
-        return Ok(kp.sign(message).as_ref().to_vec());
+        return match (alg, message_type) {
+            (SigningAlgorithm::Ed25519Sha512, MessageType::Raw) => Ok(kp.sign(message).as_ref().to_vec()),
+            (SigningAlgorithm::Ed25519PhSha512, MessageType::Digest) => crate::ed25519ph::sign_digest(kp, message),
+            _ => Err(unsupported(format_args!("{alg} with MessageType {message_type} is not supported"))),
+        };
     }
     if let Loaded::MlDsa(kp) = &key.inner {
         if message_type != MessageType::Raw {
@@ -356,10 +359,15 @@ pub fn verify(
 ) -> Result<bool, CryptoError> {
     check_pair(spec, alg)?;
     if spec == KeySpec::EccNistEdwards25519 {
-        if message_type != MessageType::Raw {
-            return Err(unsupported("ED25519_SHA_512 verifies RAW messages only"));
-        }
-        return Ok(sig::UnparsedPublicKey::new(&sig::ED25519, public_key).verify(message, signature).is_ok());
+        return match (alg, message_type) {
+            (SigningAlgorithm::Ed25519Sha512, MessageType::Raw) => {
+                Ok(sig::UnparsedPublicKey::new(&sig::ED25519, public_key).verify(message, signature).is_ok())
+            }
+            (SigningAlgorithm::Ed25519PhSha512, MessageType::Digest) => {
+                crate::ed25519ph::verify_digest(public_key, message, signature)
+            }
+            _ => Err(unsupported(format_args!("{alg} with MessageType {message_type} is not supported"))),
+        };
     }
     if crate::pq::is_ml_dsa(spec) {
         if message_type != MessageType::Raw {
@@ -453,7 +461,16 @@ mod tests {
         assert!(
             verify(KeySpec::EccNistEdwards25519, &kp.public_key, Ed25519Sha512, MessageType::Raw, b"m", &s).unwrap()
         );
-        assert!(matches!(sign(&key, Ed25519PhSha512, MessageType::Digest, &[0; 64]), Err(CryptoError::Unsupported(_))));
+        // Ed25519ph over a SHA-512 digest; not over RAW, and plain Ed25519 not over a digest.
+        let d = digest::digest(&digest::SHA512, b"m");
+        let ph = sign(&key, Ed25519PhSha512, MessageType::Digest, d.as_ref()).unwrap();
+        assert_ne!(ph, s);
+        let ed = KeySpec::EccNistEdwards25519;
+        assert!(verify(ed, &kp.public_key, Ed25519PhSha512, MessageType::Digest, d.as_ref(), &ph).unwrap());
+        assert!(!verify(ed, &kp.public_key, Ed25519PhSha512, MessageType::Digest, d.as_ref(), &s).unwrap());
+        assert!(!verify(ed, &kp.public_key, Ed25519Sha512, MessageType::Raw, b"m", &ph).unwrap());
+        assert!(matches!(sign(&key, Ed25519PhSha512, MessageType::Raw, b"m"), Err(CryptoError::Unsupported(_))));
+        assert!(matches!(sign(&key, Ed25519Sha512, MessageType::Digest, d.as_ref()), Err(CryptoError::Unsupported(_))));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 pub mod agreement;
 pub mod asymmetric;
 pub mod ciphertext;
+mod ed25519ph;
 pub mod error;
 pub mod import;
 pub mod mac;

@@ -9,8 +9,9 @@
 //! aws-lc-rs draws its own randomness (key generation, PSS salts, ECDSA nonces, OAEP seeds) from
 //! AWS-LC's DRBG; it cannot take the injected RNG.
 //!
-//! Ed25519ph (`ED25519_PH_SHA_512`, over a SHA-512 digest) goes through `ed25519ph` (AWS-LC
-//! directly: aws-lc-rs 1.19 has no API for it); plain Ed25519 over a digest does not exist.
+//! Ed25519ph (`ED25519_PH_SHA_512`, over a SHA-512 digest) goes through `ed25519ph` and ML-DSA
+//! over an external μ through `external_mu` (AWS-LC directly: aws-lc-rs 1.19 has no API for
+//! either); plain Ed25519 over a digest does not exist.
 
 use aws_lc_rs::digest::{self, Digest};
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
@@ -321,10 +322,12 @@ pub fn sign(
         };
     }
     if let Loaded::MlDsa(kp) = &key.inner {
-        if message_type != MessageType::Raw {
-            return Err(unsupported(format_args!("ML_DSA_SHAKE_256 with MessageType {message_type} is not supported")));
-        }
-        return crate::pq::sign_dsa(kp, message);
+        return match message_type {
+            MessageType::Raw => crate::pq::sign_dsa(kp, message),
+            // AWS-LC takes the key as PKCS#8 here (the aws-lc-rs buffer zeroizes on drop).
+            MessageType::ExternalMu => crate::external_mu::sign(lc(kp.to_pkcs8v1())?.as_ref(), message),
+            MessageType::Digest => Err(unsupported("ML_DSA_SHAKE_256 with MessageType DIGEST is not supported")),
+        };
     }
     let digest = as_digest(alg, message_type, message)?;
     match (&key.inner, rsa_encoding(alg)) {
@@ -370,10 +373,11 @@ pub fn verify(
         };
     }
     if crate::pq::is_ml_dsa(spec) {
-        if message_type != MessageType::Raw {
-            return Err(unsupported(format_args!("ML_DSA_SHAKE_256 with MessageType {message_type} is not supported")));
-        }
-        return crate::pq::verify_dsa(spec, public_key, message, signature);
+        return match message_type {
+            MessageType::Raw => crate::pq::verify_dsa(spec, public_key, message, signature),
+            MessageType::ExternalMu => crate::external_mu::verify(public_key, message, signature),
+            MessageType::Digest => Err(unsupported("ML_DSA_SHAKE_256 with MessageType DIGEST is not supported")),
+        };
     }
     let digest = as_digest(alg, message_type, message)?;
     let algorithm: &'static dyn sig::VerificationAlgorithm = match (rsa_params(alg), ecdsa_verification(spec)) {

@@ -15,6 +15,7 @@ pub mod agreement;
 pub mod asymmetric;
 pub mod ciphertext;
 mod ed25519ph;
+mod external_mu;
 pub mod error;
 pub mod import;
 pub mod mac;

@@ -251,15 +251,9 @@ async fn post_quantum_error_cases() {
         "ML-DSA with ECDSA_SHA_256",
     );
     assert_code(sign_req(&kms, &p256, b"m", MessageType::Raw).send().await, "InvalidKeyUsageException", "P-256 ML-DSA");
-    // Message types: DIGEST is not for ML-DSA; EXTERNAL_MU is 64 bytes, and keyraft cannot sign a
-    // µ (aws-lc-rs 1.19 has no external-µ API).
+    // Message types: DIGEST is not for ML-DSA; EXTERNAL_MU is 64 bytes (ml_dsa_external_mu).
     assert_code(sign_req(&kms, &dsa, &[1u8; 64], MessageType::Digest).send().await, "ValidationException", "DIGEST");
     assert_code(sign_req(&kms, &dsa, &[1u8; 32], MessageType::ExternalMu).send().await, "ValidationException", "mu 32");
-    assert_code(
-        sign_req(&kms, &dsa, &[1u8; 64], MessageType::ExternalMu).send().await,
-        "UnsupportedOperationException",
-        "EXTERNAL_MU",
-    );
     // DryRun.
     assert_code(
         encapsulate_req(&kms, &kem).dry_run(true).send().await,
@@ -362,6 +356,62 @@ async fn ml_kem_data_key_pairs() {
             .expect("without plaintext");
         assert!(np.private_key_ciphertext_blob().is_some());
         assert_ne!(np.public_key().expect("public key").as_ref(), &spki[..]);
+    }
+    c.shutdown().await;
+}
+
+/// FIPS 204's μ for `message` under a raw ML-DSA public key, pure mode, empty context, computed
+/// here with an independent SHAKE256: μ = SHAKE256(SHAKE256(pk, 64) ‖ 0 ‖ 0 ‖ M, 64).
+fn ml_dsa_mu(raw_pk: &[u8], message: &[u8]) -> [u8; 64] {
+    use sha3::digest::{ExtendableOutput, Update, XofReader};
+    let mut tr = [0u8; 64];
+    let mut h = sha3::Shake256::default();
+    h.update(raw_pk);
+    h.finalize_xof().read(&mut tr);
+    let mut mu = [0u8; 64];
+    let mut h = sha3::Shake256::default();
+    h.update(&tr);
+    h.update(&[0, 0]);
+    h.update(message);
+    h.finalize_xof().read(&mut mu);
+    mu
+}
+
+/// Sign and Verify with MessageType EXTERNAL_MU: KMS signs a μ computed by the client, and the
+/// signature verifies as an ordinary ML-DSA signature over the message (aws-lc-rs, given only
+/// GetPublicKey's SPKI); a RAW signature verifies through its μ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ml_dsa_external_mu() {
+    let c = Cluster::ready(&[R]).await.expect("cluster");
+    let kms = c.client(R, 1);
+    let other = c.client(R, 2);
+    for (spec, alg, pk_len) in
+        [("ML_DSA_44", &ML_DSA_44, 1312), ("ML_DSA_65", &ML_DSA_65, 1952), ("ML_DSA_87", &ML_DSA_87, 2592)]
+    {
+        let key = create(&kms, spec, KeyUsageType::SignVerify).await;
+        let spki = kms.get_public_key().key_id(&key).send().await.expect("public key");
+        let spki = spki.public_key().expect("spki").as_ref().to_vec();
+        let raw_pk = &spki[spki.len() - pk_len..];
+        let message = format!("signed through mu with {spec}").into_bytes();
+        let mu = ml_dsa_mu(raw_pk, &message);
+
+        let signed = sign_req(&kms, &key, &mu, MessageType::ExternalMu).send().await.expect("sign mu");
+        let sig = signed.signature().expect("signature").as_ref().to_vec();
+        UnparsedPublicKey::new(alg, &spki).verify(&message, &sig).expect("verifies over the message itself");
+        let v = verify_req(&other, &key, &mu, &sig).message_type(MessageType::ExternalMu).send().await.expect("verify");
+        assert!(v.signature_valid(), "{spec}");
+
+        let raw = sign_req(&kms, &key, &message, MessageType::Raw).send().await.expect("sign raw");
+        let raw_sig = raw.signature().expect("signature").as_ref().to_vec();
+        let v = verify_req(&other, &key, &mu, &raw_sig).message_type(MessageType::ExternalMu).send().await;
+        assert!(v.expect("verify raw signature through mu").signature_valid(), "{spec}");
+        let mut other_mu = mu;
+        other_mu[7] ^= 1;
+        assert_code(
+            verify_req(&other, &key, &other_mu, &sig).message_type(MessageType::ExternalMu).send().await,
+            "KMSInvalidSignatureException",
+            "another mu",
+        );
     }
     c.shutdown().await;
 }

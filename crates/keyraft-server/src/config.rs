@@ -56,6 +56,24 @@ pub struct NodeConfig {
     /// fail-closed, no fsync per record).
     #[serde(default)]
     pub audit: AuditConfig,
+    /// `[tls]`: serve the AWS API over HTTPS (default: plain HTTP).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[tls]` of the node config: the AWS API serves HTTPS (HTTP/1.1) with this certificate
+/// (`keyraft pki init` writes them). The admin API and Raft stay as they are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The node's certificate (PEM; the chain, leaf first), e.g. `pki/us-east-1/node1.pem`.
+    pub cert_file: PathBuf,
+    /// Its private key (PEM, PKCS#8), mode 0600, e.g. `pki/us-east-1/node1-key.pem`.
+    pub key_file: PathBuf,
+    /// The deployment CA (PEM): read and checked at start; client certificates are not asked
+    /// for yet (mutual TLS comes later).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[audit]` of the node config.
@@ -182,5 +200,24 @@ mod tests {
             }
         }
         assert_eq!(seen, 6);
+    }
+
+    /// `[tls]` is optional; the commented-out section of the examples parses once uncommented.
+    #[test]
+    fn tls_section_parses() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../cluster-config/us-east-1/node1.toml");
+        let text = std::fs::read_to_string(root).unwrap();
+        let cfg: NodeConfig = toml::from_str(&text).unwrap();
+        assert!(cfg.tls.is_none());
+        let mut with = text.clone();
+        for line in ["[tls]", "cert_file", "key_file", "ca_file"] {
+            with = with.replace(&format!("# {line}"), line);
+        }
+        let tls = toml::from_str::<NodeConfig>(&with).unwrap().tls.expect("[tls]");
+        assert_eq!(tls.cert_file, PathBuf::from("/etc/keyraft/pki/us-east-1/node1.pem"));
+        assert_eq!(tls.key_file, PathBuf::from("/etc/keyraft/pki/us-east-1/node1-key.pem"));
+        assert_eq!(tls.ca_file, Some(PathBuf::from("/etc/keyraft/pki/ca.pem")));
+        let typo = with.replace("key_file", "keyfile");
+        assert!(toml::from_str::<NodeConfig>(&typo).is_err());
     }
 }

@@ -200,6 +200,7 @@ pub fn configs(opts: &DevOptions) -> anyhow::Result<(Vec<NodeConfig>, (String, S
                 regions: others.clone(),
                 quotas: opts.quotas.clone(),
                 audit: Default::default(),
+                tls: None,
             };
             if let Some(t) = opts.tweak {
                 t(&mut cfg);

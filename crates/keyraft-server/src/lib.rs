@@ -11,6 +11,8 @@
 //! - [`dr`]: `keyraft dr status|promote`: multi-region key roles, epochs, forced promotion.
 //! - [`status`]: `keyraft status`: a region's nodes, leader, term and indexes.
 //! - [`secrets`]: root key files and dev credentials.
+//! - [`pki`]: `keyraft pki init`: the deployment CA, node and operator certificates (rcgen).
+//! - [`tls`]: HTTPS for the AWS API (`[tls]` of the node config; rustls over hyper).
 //! - [`bench`]: `keyraft bench`: load generator for keyraft and OpenBao transit.
 
 pub mod admin;
@@ -22,8 +24,10 @@ pub mod dr;
 pub mod link;
 pub mod metrics;
 pub mod node;
+pub mod pki;
 pub mod secrets;
 pub mod status;
+pub mod tls;
 
 pub use config::NodeConfig;
 pub use node::RunningNode;

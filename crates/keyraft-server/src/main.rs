@@ -80,6 +80,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TransportKeyCmd,
     },
+    /// The deployment's PKI: a CA, a certificate per node, an operator client certificate.
+    Pki {
+        #[command(subcommand)]
+        cmd: PkiCmd,
+    },
     /// Container health check: GETs `<admin>/readyz` (or `/healthz` with --live); exit 0 when
     /// it answers 200, 1 otherwise.
     Health {
@@ -112,6 +117,38 @@ enum AuditCmd {
         /// How many of the last records to print first.
         #[arg(short = 'n', long = "lines", default_value_t = 10)]
         lines: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum PkiCmd {
+    /// Creates `ca.pem`, `ca-key.pem`, `<region>/node<N>.pem`, `<region>/node<N>-key.pem`,
+    /// `operator.pem` and `operator-key.pem` in --out (keys mode 0600). Node certificates name
+    /// `localhost`, `127.0.0.1`, the compose host `keyraft-<use1>-<N>`, --hosts and the URI
+    /// `keyraft://<region>/<N>`.
+    Init {
+        /// The directory to write to.
+        #[arg(long)]
+        out: PathBuf,
+        /// Comma-separated region names.
+        #[arg(long, value_delimiter = ',', default_value = "us-east-1,eu-west-1")]
+        regions: Vec<String>,
+        /// Nodes per region.
+        #[arg(long, default_value_t = 3)]
+        nodes: u64,
+        /// More host names or IP addresses for every node certificate (comma-separated);
+        /// `{region}`, `{short}` (e.g. use1) and `{node}` are replaced by the node's.
+        #[arg(long, value_delimiter = ',')]
+        hosts: Vec<String>,
+        /// The operator's name (URI SAN `keyraft://operator/<name>`).
+        #[arg(long, default_value = "admin")]
+        operator: String,
+        /// Validity of node and operator certificates in days (the CA's: ten times as long).
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -316,6 +353,25 @@ async fn main() -> anyhow::Result<()> {
         Cmd::TransportKey { cmd: TransportKeyCmd::Public { file } } => {
             let key = keyraft_server::secrets::read_transport_key(&file)?;
             println!("{}", hex::encode(key.public_key()));
+        }
+        Cmd::Pki { cmd: PkiCmd::Init { out, regions, nodes, hosts, operator, days, force } } => {
+            let regions = regions
+                .iter()
+                .map(|r| Region::parse(r).map_err(|e| anyhow::anyhow!("{e}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let opts = keyraft_server::pki::PkiOptions { out, regions, nodes, hosts, operator, days, force };
+            let files = keyraft_server::pki::init(&opts)?;
+            println!("deployment CA   {} (key {})", files.ca.display(), files.ca_key.display());
+            for n in &files.nodes {
+                println!("{} node {}  {}  {}", n.region, n.node, n.cert.display(), n.sans.join(" "));
+            }
+            println!(
+                "operator        {} (key {})  {}",
+                files.operator_cert.display(),
+                files.operator_key.display(),
+                keyraft_server::pki::operator_uri(&opts.operator)
+            );
+            println!("Give each node [tls] cert_file/key_file; clients trust {} (AWS_CA_BUNDLE).", files.ca.display());
         }
         Cmd::Health { admin, live, timeout_ms } => {
             let url = format!("{}/{}", admin.trim_end_matches('/'), if live { "healthz" } else { "readyz" });

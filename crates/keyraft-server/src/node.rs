@@ -23,7 +23,7 @@ pub struct RunningNode {
     pub config: NodeConfig,
     pub region_node: Arc<RegionNode>,
     pub kms: Arc<Kms>,
-    /// `http://host:port` of the AWS API.
+    /// `http://host:port` (`https://` with `[tls]`) of the AWS API.
     pub api_url: String,
     /// `http://host:port` of the admin API.
     pub admin_url: String,
@@ -65,6 +65,8 @@ impl RunningNode {
             })?) as Arc<dyn keyraft_aws::Observer>),
             false => None,
         };
+        // Read before anything binds: a bad certificate or key refuses the start.
+        let tls = config.tls.as_ref().map(crate::tls::server_config).transpose()?;
         let raft_listener = TcpListener::bind(&config.raft_addr)
             .await
             .with_context(|| format!("binding Raft listener {}", config.raft_addr))?;
@@ -74,7 +76,10 @@ impl RunningNode {
         let admin_listener = TcpListener::bind(&config.admin_addr)
             .await
             .with_context(|| format!("binding admin listener {}", config.admin_addr))?;
-        let (api_url, admin_url) = (url(&api_listener)?, url(&admin_listener)?);
+        let (mut api_url, admin_url) = (url(&api_listener)?, url(&admin_listener)?);
+        if tls.is_some() {
+            api_url = api_url.replacen("http://", "https://", 1);
+        }
 
         let region_node =
             RegionNode::start(config.region_config(), &config.data_dir.join("raft"), clock.clone()).await?;
@@ -131,14 +136,18 @@ impl RunningNode {
             quotas,
         }));
         let rx = stop_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = axum::serve(api_listener, api.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .with_graceful_shutdown(stopped(rx))
-                .await
-            {
-                tracing::error!(error = %e, "AWS API server failed");
-            }
-        }));
+        tasks.push(match tls {
+            Some(tls) => tokio::spawn(crate::tls::serve(api_listener, tls, api, stopped(rx))),
+            None => tokio::spawn(async move {
+                if let Err(e) =
+                    axum::serve(api_listener, api.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                        .with_graceful_shutdown(stopped(rx))
+                        .await
+                {
+                    tracing::error!(error = %e, "AWS API server failed");
+                }
+            }),
+        });
 
         let admin = crate::admin::router(kms.clone(), metrics);
         let rx = stop_rx.clone();

@@ -57,8 +57,13 @@ impl Identities {
                 }
                 let identity = IdentityPolicies::parse(&c.policies)
                     .map_err(|e| format!("credential {}: identity policy: {e}", c.access_key_id))?;
-                let caller =
-                    Caller { account: c.account_id.clone(), principal, identity: Arc::new(identity), source_ip: None };
+                let caller = Caller {
+                    account: c.account_id.clone(),
+                    principal,
+                    identity: Arc::new(identity),
+                    source_ip: None,
+                    secure_transport: false,
+                };
                 Ok((c.access_key_id.clone(), (Zeroizing::new(c.secret_access_key.clone()), caller)))
             })
             .collect::<Result<_, String>>()?;

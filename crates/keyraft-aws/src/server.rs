@@ -32,6 +32,8 @@ pub struct ApiState {
     pub observers: Vec<Arc<dyn Observer>>,
     /// Per-account request quotas; `None`: unlimited.
     pub quotas: Option<Arc<crate::quota::Quotas>>,
+    /// The listener serves HTTPS (`aws:SecureTransport`).
+    pub secure_transport: bool,
 }
 
 /// One finished API request, as the audit trail and the metrics see it. `request` is the
@@ -201,6 +203,7 @@ async fn serve(st: &ApiState, req: Request<Body>, seen: &mut Seen) -> Result<Val
     // The caller as this request sees it: with its source address (`aws:SourceIp`).
     let caller = &*seen.caller.insert(Caller {
         source_ip: parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()),
+        secure_transport: st.secure_transport,
         ..caller.clone()
     });
     let op = seen.operation.ok_or_else(unknown)?;

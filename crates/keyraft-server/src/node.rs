@@ -134,6 +134,7 @@ impl RunningNode {
             clock: clock.clone(),
             observers,
             quotas,
+            secure_transport: tls.is_some(),
         }));
         let rx = stop_rx.clone();
         tasks.push(match tls {

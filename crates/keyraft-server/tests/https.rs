@@ -79,6 +79,21 @@ async fn aws_api_over_https_with_the_deployment_ca() {
     let out = kms3.decrypt().ciphertext_blob(blob).send().await.expect("Decrypt over HTTPS");
     assert_eq!(out.plaintext().expect("plaintext").as_ref(), b"hello over tls");
 
+    // aws:SecureTransport is true over HTTPS: a key policy refusing plain transport lets it through.
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{a}:root"}},"Action":"kms:*","Resource":"*"}},
+        {{"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{{"Bool":{{"aws:SecureTransport":"false"}}}}}}]}}"#,
+        a = cluster.info.account_id
+    );
+    kms1.put_key_policy().key_id(&key_id).policy(policy).send().await.expect("policy");
+    kms2.encrypt()
+        .key_id(&key_id)
+        .plaintext(Blob::new(b"x".to_vec()))
+        .send()
+        .await
+        .expect("Encrypt over HTTPS, SecureTransport true");
+
     // The edge still sees the client's address (aws:SourceIp, the audit trail).
     let audit = std::fs::read_to_string(node1.config.audit_path()).expect("audit trail");
     let create = audit.lines().find(|l| l.contains("\"CreateKey\"")).expect("CreateKey audited");

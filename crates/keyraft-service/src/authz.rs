@@ -184,8 +184,7 @@ fn base_context(caller: &Caller, access: &Access, region: &str, alias: Option<&s
     let mut c = access.context.clone();
     c.insert("aws:EpochTime", (now_ms / 1000).to_string());
     c.insert("aws:CurrentTime", keyraft_core::clock::iso8601_utc(now_ms));
-    // No TLS on the AWS API yet (issue 8).
-    c.insert("aws:SecureTransport", "false");
+    c.insert("aws:SecureTransport", if caller.secure_transport { "true" } else { "false" });
     if let Some(ip) = caller.source_ip {
         c.insert("aws:SourceIp", ip.to_string());
     }

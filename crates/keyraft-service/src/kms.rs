@@ -23,12 +23,20 @@ pub struct Caller {
     pub identity: Arc<IdentityPolicies>,
     /// Where the request came from (`aws:SourceIp`), when the edge knows it.
     pub source_ip: Option<std::net::IpAddr>,
+    /// Whether the request came over TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
 }
 
 impl Caller {
     /// A caller with no identity policies (the account root needs none).
     pub fn new(account: AccountId, principal: impl Into<String>) -> Self {
-        Caller { account, principal: principal.into(), identity: Arc::default(), source_ip: None }
+        Caller {
+            account,
+            principal: principal.into(),
+            identity: Arc::default(),
+            source_ip: None,
+            secure_transport: false,
+        }
     }
 
     /// The account root.

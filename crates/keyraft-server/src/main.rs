@@ -1,5 +1,9 @@
 //! The `keyraft` binary.
 
+/// mimalloc instead of glibc malloc (docs/bench/allocator.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

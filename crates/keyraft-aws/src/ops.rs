@@ -109,25 +109,10 @@ fn names<T: std::fmt::Display>(all: &[T]) -> Vec<String> {
     all.iter().map(|v| v.to_string()).collect()
 }
 
-/// Operations with a `DryRun` member that change nothing: run in full (so that every check
-/// applies), then the result is withheld. Operations with side effects (grants) must handle
-/// `DryRun` before they write.
-const DRY_RUN_READ_ONLY: &[&str] = &[
-    "Decapsulate",
-    "Decrypt",
-    "DeriveSharedSecret",
-    "Encapsulate",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateMac",
-    "ReEncrypt",
-    "Sign",
-    "Verify",
-    "VerifyMac",
-];
+/// Operations with a `DryRun` member that change nothing (the cryptographic ones): run in full
+/// (so that every check applies), then the result is withheld. Operations with side effects
+/// (grants) must handle `DryRun` before they write.
+const DRY_RUN_READ_ONLY: &[&str] = keyraft_core::usage::CRYPTOGRAPHIC_OPERATIONS;
 
 /// Runs one operation. `Ok(None)` means: not implemented in this version.
 pub async fn dispatch(kms: &Kms, caller: &Caller, op: &str, input: &Input) -> Result<Option<Value>, AwsError> {

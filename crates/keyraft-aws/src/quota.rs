@@ -40,25 +40,15 @@ pub enum Family {
 
 const FAMILIES: usize = 4;
 
-/// Operations whose quota is a shared cryptographic family.
-const CRYPTO: &[&str] = &[
-    "Decapsulate",
-    "Decrypt",
-    "DeriveSharedSecret",
-    "Encapsulate",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateMac",
-    "GenerateRandom",
-    "ReEncrypt",
-    "Sign",
-    "Verify",
-    "VerifyMac",
-];
+/// Whether `op`'s quota is a shared cryptographic family: the cryptographic operations except
+/// GenerateDataKeyPair(WithoutPlaintext), which have their own, plus GenerateRandom.
+fn shared_family(op: &str) -> bool {
+    op == "GenerateRandom"
+        || (keyraft_core::usage::CRYPTOGRAPHIC_OPERATIONS.contains(&op) && !op.starts_with("GenerateDataKeyPair"))
+}
 
 /// AWS's per-operation request quotas (requests per second). Operations not listed here and not
-/// in [`CRYPTO`] have no quota unless configured.
+/// of a [`shared_family`] have no quota unless configured.
 pub const DEFAULT_OPERATION_QUOTAS: &[(&str, f64)] = &[
     ("CancelKeyDeletion", 5.0),
     ("ConnectCustomKeyStore", 5.0),
@@ -232,7 +222,7 @@ impl Quotas {
         config
             .operations
             .keys()
-            .filter(|op| !ALL_OPERATIONS.contains(&op.as_str()) || CRYPTO.contains(&op.as_str()))
+            .filter(|op| !ALL_OPERATIONS.contains(&op.as_str()) || shared_family(op))
             .cloned()
             .collect()
     }
@@ -245,7 +235,7 @@ impl Quotas {
         operation: &str,
         spec: impl FnOnce() -> Option<KeySpec>,
     ) -> Result<(), AwsError> {
-        let slot = if CRYPTO.contains(&operation) {
+        let slot = if shared_family(operation) {
             family_of(spec()) as usize
         } else {
             match ALL_OPERATIONS.iter().position(|o| *o == operation) {

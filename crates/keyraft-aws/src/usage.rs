@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use keyraft_core::usage::{LastUsage, TRACKED_OPERATIONS};
+use keyraft_core::usage::{LastUsage, CRYPTOGRAPHIC_OPERATIONS};
 use keyraft_core::KeyRef;
 use keyraft_service::Kms;
 
@@ -23,7 +23,7 @@ impl UsageObserver {
 impl Observer for UsageObserver {
     fn observe(&self, e: &Exchange<'_>) -> Result<(), String> {
         let (Some(op), Ok(out)) = (e.operation, e.outcome) else { return Ok(()) };
-        if !TRACKED_OPERATIONS.contains(&op) {
+        if !CRYPTOGRAPHIC_OPERATIONS.contains(&op) {
             return Ok(());
         }
         // ReEncrypt used two keys: the source (SourceKeyId) and the destination (KeyId).

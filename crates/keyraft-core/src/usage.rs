@@ -26,10 +26,14 @@ impl LastUsage {
     }
 }
 
-/// The operations GetKeyLastUsage reports (AWS `KeyLastUsageTrackingOperation`).
-pub const TRACKED_OPERATIONS: &[&str] = &[
+/// AWS's cryptographic operations with a key: the ones GetKeyLastUsage reports (AWS
+/// `KeyLastUsageTrackingOperation`), the read-only ones with a `DryRun` member, and (with
+/// GenerateRandom) CloudTrail's read-only data operations and the shared-quota family.
+pub const CRYPTOGRAPHIC_OPERATIONS: &[&str] = &[
+    "Decapsulate",
     "Decrypt",
     "DeriveSharedSecret",
+    "Encapsulate",
     "Encrypt",
     "GenerateDataKey",
     "GenerateDataKeyPair",
@@ -40,6 +44,4 @@ pub const TRACKED_OPERATIONS: &[&str] = &[
     "Sign",
     "Verify",
     "VerifyMac",
-    "Encapsulate",
-    "Decapsulate",
 ];

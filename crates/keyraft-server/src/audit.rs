@@ -90,27 +90,14 @@ const RESPONSE_MEMBERS: &[&str] = &[
     "ReplicaKeyMetadata",
 ];
 
-/// Cryptographic operations: read-only in CloudTrail's sense, like Describe*, Get* and List*.
-const CRYPTO: &[&str] = &[
-    "Decapsulate",
-    "Decrypt",
-    "DeriveSharedSecret",
-    "Encapsulate",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateMac",
-    "GenerateRandom",
-    "ReEncrypt",
-    "Sign",
-    "Verify",
-    "VerifyMac",
-];
-
+/// Cryptographic operations and GenerateRandom are read-only in CloudTrail's sense, like
+/// Describe*, Get* and List*.
 fn read_only(op: &str) -> bool {
-    op.starts_with("Describe") || op.starts_with("Get") || op.starts_with("List") || CRYPTO.contains(&op)
+    op.starts_with("Describe")
+        || op.starts_with("Get")
+        || op.starts_with("List")
+        || op == "GenerateRandom"
+        || keyraft_core::usage::CRYPTOGRAPHIC_OPERATIONS.contains(&op)
 }
 
 /// Where and how a node writes its audit trail.

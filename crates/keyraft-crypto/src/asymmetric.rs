@@ -84,34 +84,33 @@ fn ecdsa_signing(spec: KeySpec) -> Option<&'static EcdsaSigningAlgorithm> {
     }
 }
 
+impl GeneratedKeyPair {
+    /// A pair from aws-lc-rs's DER encodings: the PKCS#8 (copied into zeroized memory) and the
+    /// SubjectPublicKeyInfo.
+    fn from_der(pkcs8: &[u8], public_key: &[u8]) -> Self {
+        GeneratedKeyPair { private: PrivateKey(Zeroizing::new(pkcs8.to_vec())), public_key: public_key.to_vec() }
+    }
+}
+
 /// Generates a key pair of `spec`.
 pub fn generate(spec: KeySpec) -> Result<GeneratedKeyPair, CryptoError> {
     if let Some(size) = rsa_size(spec) {
         let kp = lc(aws_lc_rs::rsa::KeyPair::generate(size))?;
         let der: Pkcs8V1Der = lc(kp.as_der())?;
         let public: PublicKeyX509Der = lc(kp.public_key().as_der())?;
-        return Ok(GeneratedKeyPair {
-            private: PrivateKey(Zeroizing::new(der.as_ref().to_vec())),
-            public_key: public.as_ref().to_vec(),
-        });
+        return Ok(GeneratedKeyPair::from_der(der.as_ref(), public.as_ref()));
     }
     if let Some(alg) = ecdsa_signing(spec) {
         let kp = lc(EcdsaKeyPair::generate(alg))?;
         let doc = lc(kp.to_pkcs8v1())?;
         let public: PublicKeyX509Der = lc(kp.public_key().as_der())?;
-        return Ok(GeneratedKeyPair {
-            private: PrivateKey(Zeroizing::new(doc.as_ref().to_vec())),
-            public_key: public.as_ref().to_vec(),
-        });
+        return Ok(GeneratedKeyPair::from_der(doc.as_ref(), public.as_ref()));
     }
     if spec == KeySpec::EccNistEdwards25519 {
         let kp = lc(Ed25519KeyPair::generate())?;
         let doc = lc(kp.to_pkcs8v1())?;
         let public: PublicKeyX509Der = lc(kp.public_key().as_der())?;
-        return Ok(GeneratedKeyPair {
-            private: PrivateKey(Zeroizing::new(doc.as_ref().to_vec())),
-            public_key: public.as_ref().to_vec(),
-        });
+        return Ok(GeneratedKeyPair::from_der(doc.as_ref(), public.as_ref()));
     }
     if let Some((private, public_key)) = crate::pq::generate(spec)? {
         return Ok(GeneratedKeyPair { private: PrivateKey(private), public_key });
@@ -142,19 +141,13 @@ pub fn import(spec: KeySpec, pkcs8: &[u8]) -> Result<GeneratedKeyPair, CryptoErr
         }
         let der: Pkcs8V1Der = lc(kp.as_der())?;
         let public: PublicKeyX509Der = lc(kp.public_key().as_der())?;
-        return Ok(GeneratedKeyPair {
-            private: PrivateKey(Zeroizing::new(der.as_ref().to_vec())),
-            public_key: public.as_ref().to_vec(),
-        });
+        return Ok(GeneratedKeyPair::from_der(der.as_ref(), public.as_ref()));
     }
     if let Some(alg) = ecdsa_signing(spec) {
         let kp = lc(EcdsaKeyPair::from_pkcs8(alg, pkcs8))?;
         let doc = lc(kp.to_pkcs8v1())?;
         let public: PublicKeyX509Der = lc(kp.public_key().as_der())?;
-        return Ok(GeneratedKeyPair {
-            private: PrivateKey(Zeroizing::new(doc.as_ref().to_vec())),
-            public_key: public.as_ref().to_vec(),
-        });
+        return Ok(GeneratedKeyPair::from_der(doc.as_ref(), public.as_ref()));
     }
     Err(unsupported(format_args!("Import of KeySpec {spec} key material is not supported")))
 }

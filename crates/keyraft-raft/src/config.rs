@@ -35,6 +35,8 @@ pub struct RegionConfig {
     /// Whether reads pass the linearizable read barrier (on by default; off only for measuring
     /// what the barrier costs).
     pub read_barrier: bool,
+    /// Mutual TLS on the Raft listener and to peers (`None`: plain gRPC, `keyraft dev` only).
+    pub tls: Option<std::sync::Arc<crate::tls::PeerTls>>,
 }
 
 impl RegionConfig {
@@ -50,6 +52,7 @@ impl RegionConfig {
             keep_after_snapshot: 1_000,
             write_timeout: Duration::from_secs(10),
             read_barrier: true,
+            tls: None,
         }
     }
 

@@ -20,4 +20,6 @@ pub enum RaftNodeError {
     Raft(String),
     #[error("refused: {0}")]
     Refused(String),
+    #[error("TLS: {0}")]
+    Tls(String),
 }

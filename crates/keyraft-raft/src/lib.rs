@@ -9,6 +9,8 @@
 //! - [`codec`]: how openraft messages travel inside the protobuf envelope.
 //! - [`config`]: a region's membership and Raft timing.
 //! - [`status`]: a node's Raft status as `keyraft status` prints it.
+//! - [`tls`]: mutual TLS between nodes and regions; a peer's identity is its certificate's
+//!   `keyraft://<region>/<node>` URI SAN.
 //! - [`error`]: the crate's error enum.
 
 pub mod barrier;
@@ -21,6 +23,7 @@ pub mod node;
 pub mod replication;
 pub mod service;
 pub mod status;
+pub mod tls;
 
 /// Generated from `proto/keyraft/raft/v1/raft.proto`.
 pub mod pb {

@@ -22,6 +22,8 @@ use crate::codec;
 use crate::error::RaftNodeError;
 use crate::pb::raft_service_client::RaftServiceClient;
 use crate::pb::{RaftReply, RaftRequest};
+use crate::tls::PeerTls;
+use keyraft_core::Region;
 
 /// Which RPC of `RaftService` to call.
 #[derive(Debug, Clone, Copy)]
@@ -41,11 +43,26 @@ pub struct Clients {
     region: String,
     from: NodeId,
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    /// Mutual TLS: this node's certificate, and peers must present one naming this region.
+    tls: Option<(Arc<PeerTls>, Region)>,
 }
 
 impl Clients {
     pub fn new(cluster_id: &str, region: &str, from: NodeId) -> Self {
-        Clients { cluster_id: cluster_id.to_owned(), region: region.to_owned(), from, channels: Arc::default() }
+        Clients {
+            cluster_id: cluster_id.to_owned(),
+            region: region.to_owned(),
+            from,
+            channels: Arc::default(),
+            tls: None,
+        }
+    }
+
+    /// Dials peers over mutual TLS; a peer whose certificate does not name a node of `region`
+    /// is not talked to.
+    pub fn with_tls(mut self, tls: Arc<PeerTls>, region: Region) -> Self {
+        self.tls = Some((tls, region));
+        self
     }
 
     fn channel(&self, addr: &str) -> Result<Channel, RaftNodeError> {
@@ -53,12 +70,15 @@ impl Clients {
         if let Some(c) = map.get(addr) {
             return Ok(c.clone());
         }
-        let ch = Endpoint::from_shared(format!("http://{addr}"))
+        let endpoint = Endpoint::from_shared(crate::tls::endpoint_uri(addr))
             .map_err(|e| RaftNodeError::Transport(e.to_string()))?
             .connect_timeout(Duration::from_secs(1))
             .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(10))
-            .connect_lazy();
+            .http2_keep_alive_interval(Duration::from_secs(10));
+        let ch = match &self.tls {
+            Some((tls, region)) => endpoint.connect_with_connector_lazy(tls.connector(region.clone())),
+            None => endpoint.connect_lazy(),
+        };
         map.insert(addr.to_owned(), ch.clone());
         Ok(ch)
     }

@@ -63,7 +63,10 @@ impl RegionNode {
     /// Raft address, then call [`RegionNode::bootstrap`].
     pub async fn start(cfg: RegionConfig, data_dir: &Path, clock: Arc<dyn Clock>) -> Result<Arc<Self>, RaftNodeError> {
         let (log, sm) = keyraft_store::open(data_dir).map_err(|e| RaftNodeError::Storage(e.to_string()))?;
-        let clients = Clients::new(&cfg.cluster_id, cfg.region.as_str(), cfg.node_id);
+        let mut clients = Clients::new(&cfg.cluster_id, cfg.region.as_str(), cfg.node_id);
+        if let Some(tls) = &cfg.tls {
+            clients = clients.with_tls(tls.clone(), cfg.region.clone());
+        }
         let config = Arc::new(cfg.openraft_config().validate().map_err(|e| RaftNodeError::Raft(e.to_string()))?);
         let raft = Raft::new(cfg.node_id, config, Network { clients: clients.clone() }, log.clone(), sm.clone())
             .await

@@ -18,6 +18,7 @@ use tonic::{Request, Response, Status};
 use crate::rpb::replication_service_client::ReplicationServiceClient;
 use crate::rpb::replication_service_server::{ReplicationService, ReplicationServiceServer};
 use crate::rpb::{ShipReply, ShipRequest};
+use crate::tls::{PeerIdentity, PeerInfo, PeerTls};
 
 /// What the server does with a shipment's payload.
 pub trait ShipHandler: Send + Sync + 'static {
@@ -37,6 +38,7 @@ pub struct RegionLinks {
     endpoints: Arc<BTreeMap<Region, Vec<String>>>,
     channels: Arc<Mutex<HashMap<String, Channel>>>,
     preferred: Arc<Mutex<HashMap<Region, usize>>>,
+    tls: Option<Arc<PeerTls>>,
 }
 
 impl RegionLinks {
@@ -48,19 +50,30 @@ impl RegionLinks {
             endpoints: Arc::new(endpoints),
             channels: Arc::default(),
             preferred: Arc::default(),
+            tls: None,
         }
     }
 
-    fn channel(&self, addr: &str) -> Result<Channel, String> {
+    /// Ships over mutual TLS: a node of the destination region must present a certificate
+    /// naming that region.
+    pub fn with_tls(mut self, tls: Arc<PeerTls>) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    fn channel(&self, dest: &Region, addr: &str) -> Result<Channel, String> {
         let mut map = self.channels.lock().map_err(|_| "channel pool poisoned".to_string())?;
         if let Some(c) = map.get(addr) {
             return Ok(c.clone());
         }
-        let ch = Endpoint::from_shared(format!("http://{addr}"))
+        let endpoint = Endpoint::from_shared(crate::tls::endpoint_uri(addr))
             .map_err(|e| e.to_string())?
             .connect_timeout(Duration::from_secs(1))
-            .tcp_nodelay(true)
-            .connect_lazy();
+            .tcp_nodelay(true);
+        let ch = match &self.tls {
+            Some(tls) => endpoint.connect_with_connector_lazy(tls.connector(dest.clone())),
+            None => endpoint.connect_lazy(),
+        };
         map.insert(addr.to_owned(), ch.clone());
         Ok(ch)
     }
@@ -76,7 +89,7 @@ impl RegionLinks {
         for i in 0..addrs.len() {
             let idx = (start + i) % addrs.len();
             let addr = &addrs[idx];
-            let mut client = ReplicationServiceClient::new(self.channel(addr)?)
+            let mut client = ReplicationServiceClient::new(self.channel(dest, addr)?)
                 .max_decoding_message_size(64 * 1024 * 1024)
                 .max_encoding_message_size(64 * 1024 * 1024);
             let req = ShipRequest {
@@ -110,6 +123,8 @@ pub struct ReplicationGrpc {
     /// Regions shipments are accepted from.
     peers: Vec<Region>,
     handler: Arc<dyn ShipHandler>,
+    /// Mutual TLS is on: the client certificate must name a node of the sending region.
+    require_peer_certificate: bool,
 }
 
 impl ReplicationGrpc {
@@ -118,16 +133,24 @@ impl ReplicationGrpc {
         region: Region,
         peers: Vec<Region>,
         handler: Arc<dyn ShipHandler>,
+        require_peer_certificate: bool,
     ) -> ReplicationServiceServer<ReplicationGrpc> {
-        ReplicationServiceServer::new(ReplicationGrpc { cluster_id: cluster_id.to_owned(), region, peers, handler })
-            .max_decoding_message_size(64 * 1024 * 1024)
-            .max_encoding_message_size(64 * 1024 * 1024)
+        ReplicationServiceServer::new(ReplicationGrpc {
+            cluster_id: cluster_id.to_owned(),
+            region,
+            peers,
+            handler,
+            require_peer_certificate,
+        })
+        .max_decoding_message_size(64 * 1024 * 1024)
+        .max_encoding_message_size(64 * 1024 * 1024)
     }
 }
 
 #[tonic::async_trait]
 impl ReplicationService for ReplicationGrpc {
     async fn ship(&self, req: Request<ShipRequest>) -> Result<Response<ShipReply>, Status> {
+        let peer = req.extensions().get::<PeerInfo>().map(|p| p.identity.clone());
         let req = req.into_inner();
         if req.cluster_id != self.cluster_id || req.to_region != self.region.as_str() {
             return Err(Status::permission_denied(format!(
@@ -139,6 +162,18 @@ impl ReplicationService for ReplicationGrpc {
             .ok()
             .filter(|r| self.peers.contains(r) && *r != self.region)
             .ok_or_else(|| Status::permission_denied(format!("region {} is not a peer region", req.from_region)))?;
+        if self.require_peer_certificate {
+            match &peer {
+                Some(PeerIdentity::Node { region, .. }) if *region == from => {}
+                other => {
+                    let who = other.as_ref().map_or("no certificate".to_owned(), |i| i.to_string());
+                    tracing::warn!(peer = %who, claimed = %from, "refused a shipment: certificate does not match");
+                    return Err(Status::permission_denied(format!(
+                        "the client certificate names {who}, not a node of region {from}"
+                    )));
+                }
+            }
+        }
         let payload = self.handler.handle(from, req.payload).await.map_err(Status::invalid_argument)?;
         Ok(Response::new(ShipReply { payload }))
     }

@@ -1,4 +1,5 @@
-//! The gRPC `RaftService`: server side. Refuses any request for another deployment or region.
+//! The gRPC `RaftService`: server side. Refuses any request for another deployment or region,
+//! and, with mutual TLS, any whose client certificate does not name the node it claims to be.
 
 // tonic's handlers return `Result<_, tonic::Status>` by value; the helpers here follow suit.
 #![allow(clippy::result_large_err)]
@@ -15,6 +16,7 @@ use crate::codec;
 use crate::node::{ForwardWrite, RegionNode};
 use crate::pb::raft_service_server::{RaftService, RaftServiceServer};
 use crate::pb::{RaftReply, RaftRequest};
+use crate::tls::{PeerIdentity, PeerInfo};
 
 /// The Raft gRPC service of one node.
 pub struct RaftGrpc {
@@ -52,9 +54,31 @@ impl RaftGrpc {
             .map_err(|e| Status::internal(e.to_string()))
     }
 
+    /// With mutual TLS, the client certificate must name the node the request says it is from,
+    /// in this region: a node of another region is refused whatever it claims.
+    fn check_peer(&self, peer: Option<&PeerInfo>, req: &RaftRequest) -> Result<(), Status> {
+        let cfg = self.node.config();
+        if cfg.tls.is_none() {
+            return Ok(());
+        }
+        match peer.map(|p| &p.identity) {
+            Some(PeerIdentity::Node { region, node }) if *region == cfg.region && *node == req.from => Ok(()),
+            other => {
+                let who = other.map_or("no certificate".to_owned(), |i| i.to_string());
+                tracing::warn!(peer = %who, from = req.from, "refused Raft RPC: certificate does not match");
+                Err(Status::permission_denied(format!(
+                    "the client certificate names {who}, not node {} of region {}",
+                    req.from, cfg.region
+                )))
+            }
+        }
+    }
+
     fn payload<T: serde::de::DeserializeOwned>(&self, req: Request<RaftRequest>) -> Result<T, Status> {
+        let peer = req.extensions().get::<PeerInfo>().cloned();
         let req = req.into_inner();
         self.check(&req)?;
+        self.check_peer(peer.as_ref(), &req)?;
         codec::decode(&req.payload).map_err(|e| Status::invalid_argument(e.to_string()))
     }
 }

@@ -56,13 +56,22 @@ pub struct NodeConfig {
     /// fail-closed, no fsync per record).
     #[serde(default)]
     pub audit: AuditConfig,
-    /// `[tls]`: serve the AWS API over HTTPS (default: plain HTTP).
+    /// `[tls]`: the AWS API over HTTPS, and mutual TLS on the Raft listener (Raft between the
+    /// region's nodes, shipments between regions). A node without it refuses to start unless
+    /// `plaintext = true`.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// Serve without TLS: the AWS API over plain HTTP and Raft over plain gRPC, with nothing
+    /// but configuration keeping regions apart. For `keyraft dev` and tests on one machine.
+    #[serde(default)]
+    pub plaintext: bool,
 }
 
-/// `[tls]` of the node config: the AWS API serves HTTPS (HTTP/1.1) with this certificate
-/// (`keyraft pki init` writes them). The admin API and Raft stay as they are.
+/// `[tls]` of the node config (`keyraft pki init` writes the files). The AWS API serves HTTPS
+/// (HTTP/1.1) with the node's certificate. The Raft listener serves and dials mutual TLS: a peer
+/// must present a certificate of the deployment CA whose URI SAN `keyraft://<region>/<node>`
+/// names a node of this region (Raft) or of a peer region (shipments), and the node's own
+/// certificate must name this node. The admin API stays plain HTTP.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
@@ -70,10 +79,8 @@ pub struct TlsConfig {
     pub cert_file: PathBuf,
     /// Its private key (PEM, PKCS#8), mode 0600, e.g. `pki/us-east-1/node1-key.pem`.
     pub key_file: PathBuf,
-    /// The deployment CA (PEM): read and checked at start; client certificates are not asked
-    /// for yet (mutual TLS comes later).
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
+    /// The deployment CA (PEM), e.g. `pki/ca.pem`: peers' certificates must chain to it.
+    pub ca_file: PathBuf,
 }
 
 /// `[audit]` of the node config.
@@ -156,6 +163,13 @@ impl NodeConfig {
             "node_id {} is not among the peers",
             self.node_id
         );
+        match (&self.tls, self.plaintext) {
+            (None, false) => anyhow::bail!(
+                "no [tls] section: give the node its certificate, key and the deployment CA (`keyraft pki init`), or set `plaintext = true` to run without TLS (testing only)"
+            ),
+            (Some(_), true) => anyhow::bail!("[tls] and plaintext = true contradict each other"),
+            _ => {}
+        }
         for r in &self.regions {
             anyhow::ensure!(r.name != self.region, "region {} lists itself under [[regions]]", r.name);
             r.public_key()?;
@@ -202,22 +216,30 @@ mod tests {
         assert_eq!(seen, 6);
     }
 
-    /// `[tls]` is optional; the commented-out section of the examples parses once uncommented.
+    /// The examples run with `[tls]`; without it a node starts only with `plaintext = true`.
     #[test]
-    fn tls_section_parses() {
+    fn tls_or_explicit_plaintext() {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../cluster-config/us-east-1/node1.toml");
         let text = std::fs::read_to_string(root).unwrap();
         let cfg: NodeConfig = toml::from_str(&text).unwrap();
-        assert!(cfg.tls.is_none());
-        let mut with = text.clone();
-        for line in ["[tls]", "cert_file", "key_file", "ca_file"] {
-            with = with.replace(&format!("# {line}"), line);
-        }
-        let tls = toml::from_str::<NodeConfig>(&with).unwrap().tls.expect("[tls]");
+        let tls = cfg.tls.clone().expect("[tls]");
         assert_eq!(tls.cert_file, PathBuf::from("/etc/keyraft/pki/us-east-1/node1.pem"));
         assert_eq!(tls.key_file, PathBuf::from("/etc/keyraft/pki/us-east-1/node1-key.pem"));
-        assert_eq!(tls.ca_file, Some(PathBuf::from("/etc/keyraft/pki/ca.pem")));
-        let typo = with.replace("key_file", "keyfile");
+        assert_eq!(tls.ca_file, PathBuf::from("/etc/keyraft/pki/ca.pem"));
+        assert!(!cfg.plaintext);
+        let typo = text.replace("key_file", "keyfile");
         assert!(toml::from_str::<NodeConfig>(&typo).is_err());
+        let no_ca = text.replace("ca_file = ", "# ca_file = ");
+        assert!(toml::from_str::<NodeConfig>(&no_ca).is_err(), "ca_file is required");
+
+        let mut plain = cfg.clone();
+        plain.tls = None;
+        let err = plain.validate().expect_err("no [tls] and no plaintext");
+        assert!(err.to_string().contains("plaintext = true"), "{err}");
+        plain.plaintext = true;
+        plain.validate().expect("explicit plaintext");
+        let mut both = cfg;
+        both.plaintext = true;
+        assert!(both.validate().is_err());
     }
 }

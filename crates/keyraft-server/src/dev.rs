@@ -201,6 +201,7 @@ pub fn configs(opts: &DevOptions) -> anyhow::Result<(Vec<NodeConfig>, (String, S
                 quotas: opts.quotas.clone(),
                 audit: Default::default(),
                 tls: None,
+                plaintext: true,
             };
             if let Some(t) = opts.tweak {
                 t(&mut cfg);

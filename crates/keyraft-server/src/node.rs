@@ -67,6 +67,7 @@ impl RunningNode {
         };
         // Read before anything binds: a bad certificate or key refuses the start.
         let tls = config.tls.as_ref().map(crate::tls::server_config).transpose()?;
+        let peer_tls = config.tls.as_ref().map(|t| crate::tls::peer_tls(t, &config)).transpose()?;
         let raft_listener = TcpListener::bind(&config.raft_addr)
             .await
             .with_context(|| format!("binding Raft listener {}", config.raft_addr))?;
@@ -81,14 +82,13 @@ impl RunningNode {
             api_url = api_url.replacen("http://", "https://", 1);
         }
 
-        let region_node =
-            RegionNode::start(config.region_config(), &config.data_dir.join("raft"), clock.clone()).await?;
+        let mut region_config = config.region_config();
+        region_config.tls = peer_tls.clone();
+        let region_node = RegionNode::start(region_config, &config.data_dir.join("raft"), clock.clone()).await?;
         let kms = Arc::new(Kms::new(region_node.clone(), root, entropy));
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
 
-        let incoming = tonic::transport::server::TcpIncoming::from_listener(raft_listener, true, None)
-            .map_err(|e| anyhow::anyhow!("raft listener: {e}"))?;
         let replication = match &config.transport_key_file {
             Some(path) => {
                 let key = crate::secrets::read_transport_key(path)?;
@@ -98,7 +98,10 @@ impl RunningNode {
                     directory.insert(r.name.clone(), r.public_key()?);
                     endpoints.insert(r.name.clone(), r.raft_addrs.clone());
                 }
-                let links = RegionLinks::new(&config.cluster_id, config.region.clone(), endpoints);
+                let mut links = RegionLinks::new(&config.cluster_id, config.region.clone(), endpoints);
+                if let Some(t) = &peer_tls {
+                    links = links.with_tls(t.clone());
+                }
                 let mut link: Arc<dyn Link> = Arc::new(GrpcLink(links));
                 if let Some(w) = &wrap {
                     link = (w.0)(&config.region, link);
@@ -109,19 +112,35 @@ impl RunningNode {
                     config.region.clone(),
                     config.regions.iter().map(|r| r.name.clone()).collect(),
                     Arc::new(KmsHandler(kms.clone())),
+                    peer_tls.is_some(),
                 ))
             }
             None => None,
         };
         let grpc = tonic::transport::Server::builder()
             .add_service(RaftGrpc::server(region_node.clone()))
-            .add_optional_service(replication)
-            .serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone()));
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = grpc.await {
-                tracing::error!(error = %e, "raft gRPC server failed");
+            .add_optional_service(replication);
+        let shutdown = stopped(stop_rx.clone());
+        tasks.push(match &peer_tls {
+            Some(t) => {
+                let served = grpc.serve_with_incoming_shutdown(t.incoming(raft_listener), shutdown);
+                tokio::spawn(async move {
+                    if let Err(e) = served.await {
+                        tracing::error!(error = %e, "raft gRPC server (mutual TLS) failed");
+                    }
+                })
             }
-        }));
+            None => {
+                let incoming = tonic::transport::server::TcpIncoming::from_listener(raft_listener, true, None)
+                    .map_err(|e| anyhow::anyhow!("raft listener: {e}"))?;
+                let served = grpc.serve_with_incoming_shutdown(incoming, shutdown);
+                tokio::spawn(async move {
+                    if let Err(e) = served.await {
+                        tracing::error!(error = %e, "raft gRPC server failed");
+                    }
+                })
+            }
+        });
 
         let metrics = Arc::new(crate::metrics::NodeMetrics::new(kms.clone()));
         let mut observers = vec![metrics.clone() as Arc<dyn keyraft_aws::Observer>];

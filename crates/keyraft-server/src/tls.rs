@@ -23,8 +23,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Open connections have this long to finish their requests after shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The rustls server configuration of `[tls]`: the node's certificate chain and key, TLS 1.2 and
-/// 1.3 with aws-lc-rs, ALPN `http/1.1`, no client certificates.
+/// The rustls server configuration of `[tls]` for the AWS API: the node's certificate chain and
+/// key, TLS 1.2 and 1.3 with aws-lc-rs, ALPN `http/1.1`, no client certificates (callers sign
+/// with SigV4).
 pub fn server_config(tls: &TlsConfig) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert_file)
         .and_then(|it| it.collect())
@@ -32,12 +33,6 @@ pub fn server_config(tls: &TlsConfig) -> anyhow::Result<Arc<rustls::ServerConfig
     anyhow::ensure!(!certs.is_empty(), "{} holds no certificate", tls.cert_file.display());
     let key = PrivateKeyDer::from_pem_file(&tls.key_file)
         .with_context(|| format!("reading the private key from {}", tls.key_file.display()))?;
-    if let Some(ca) = &tls.ca_file {
-        let cas: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca)
-            .and_then(|it| it.collect())
-            .with_context(|| format!("reading the CA from {}", ca.display()))?;
-        anyhow::ensure!(!cas.is_empty(), "{} holds no certificate", ca.display());
-    }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -46,6 +41,22 @@ pub fn server_config(tls: &TlsConfig) -> anyhow::Result<Arc<rustls::ServerConfig
         .with_context(|| format!("{} and {}", tls.cert_file.display(), tls.key_file.display()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The mutual TLS of the Raft listener (`keyraft_raft::tls`), from `[tls]`. The certificate must
+/// name this node (`keyraft://<region>/<node id>`): a node started with another node's files
+/// refuses to start rather than be refused by every peer.
+pub fn peer_tls(tls: &TlsConfig, node: &crate::NodeConfig) -> anyhow::Result<Arc<keyraft_raft::tls::PeerTls>> {
+    let peer = keyraft_raft::tls::PeerTls::load(&tls.cert_file, &tls.key_file, &tls.ca_file)
+        .with_context(|| format!("[tls] of node {} of {}", node.node_id, node.region))?;
+    let expected = keyraft_raft::tls::PeerIdentity::Node { region: node.region.clone(), node: node.node_id };
+    anyhow::ensure!(
+        *peer.identity() == expected,
+        "{} names {}, but this node is {expected}",
+        tls.cert_file.display(),
+        peer.identity()
+    );
+    Ok(Arc::new(peer))
 }
 
 /// Serves `app` over HTTPS on `listener` until `shutdown` completes, then lets open connections
@@ -115,7 +126,7 @@ mod tests {
         let node = |cert: &str, key: &str| TlsConfig {
             cert_file: dir.join("us-east-1").join(cert),
             key_file: dir.join("us-east-1").join(key),
-            ca_file: Some(dir.join("ca.pem")),
+            ca_file: dir.join("ca.pem"),
         };
         let config = server_config(&node("node1.pem", "node1-key.pem")).expect("node 1's own files");
         assert_eq!(config.alpn_protocols, [b"http/1.1".to_vec()]);
@@ -126,5 +137,27 @@ mod tests {
         assert!(format!("{err:#}").contains("node9.pem"), "{err:#}");
         // A key file given as the certificate holds no certificate.
         assert!(server_config(&node("node1-key.pem", "node1-key.pem")).is_err());
+
+        // The Raft listener's mutual TLS: the certificate must name the node it is given to.
+        let cfg = |id: u64| {
+            let text = std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../cluster-config/us-east-1/node1.toml"
+            ))
+            .unwrap();
+            let mut c: crate::NodeConfig = toml::from_str(&text).unwrap();
+            c.node_id = id;
+            c
+        };
+        let peer = peer_tls(&node("node1.pem", "node1-key.pem"), &cfg(1)).expect("node 1's own certificate");
+        assert_eq!(peer.identity().to_string(), "keyraft://us-east-1/1");
+        let err = peer_tls(&node("node1.pem", "node1-key.pem"), &cfg(2)).expect_err("node 1's files on node 2");
+        assert!(
+            format!("{err:#}").contains("names keyraft://us-east-1/1, but this node is keyraft://us-east-1/2"),
+            "{err:#}"
+        );
+        let mut no_ca = node("node1.pem", "node1-key.pem");
+        no_ca.ca_file = dir.join("missing-ca.pem");
+        assert!(peer_tls(&no_ca, &cfg(1)).is_err());
     }
 }

@@ -52,6 +52,12 @@ fn compose_node_configs_render_and_agree() {
                 Some("/etc/keyraft/secrets/transport.key")
             );
             assert!(!cfg.quotas.enabled);
+            // TLS from the mounted PKI files: HTTPS API, mutual TLS between nodes.
+            let tls = cfg.tls.as_ref().expect("[tls]");
+            assert_eq!(tls.cert_file.to_str(), Some("/etc/keyraft/tls/node.pem"));
+            assert_eq!(tls.key_file.to_str(), Some("/etc/keyraft/tls/node-key.pem"));
+            assert_eq!(tls.ca_file.to_str(), Some("/etc/keyraft/tls/ca.pem"));
+            assert!(!cfg.plaintext);
             // Peers are the region's three services; the other region is reached by its services.
             let peers: Vec<_> = cfg.peers.iter().map(|p| (p.id, p.raft_addr.clone())).collect();
             assert_eq!(peers, (1..=3).map(|i| (i, format!("keyraft-{short}-{i}:7100"))).collect::<Vec<_>>());
@@ -72,6 +78,8 @@ fn compose_node_configs_render_and_agree() {
             assert!(compose.contains(&format!("  keyraft-{short}-{n}:\n")), "service keyraft-{short}-{n}");
             assert!(compose.contains(&format!("/config/{region}/node{n}.toml:/etc/keyraft/node.toml:ro")));
             assert!(compose.contains(&format!("/secrets/{region}:/etc/keyraft/secrets:ro")));
+            assert!(compose.contains(&format!("/pki/{region}/node{n}.pem:/etc/keyraft/tls/node.pem:ro")));
+            assert!(compose.contains(&format!("/pki/{region}/node{n}-key.pem:/etc/keyraft/tls/node-key.pem:ro")));
         }
     }
     // Client ports are published on loopback only.

@@ -24,8 +24,9 @@ fn with_tls(cfg: &mut NodeConfig) {
     cfg.tls = Some(TlsConfig {
         cert_file: region.join(format!("node{}.pem", cfg.node_id)),
         key_file: region.join(format!("node{}-key.pem", cfg.node_id)),
-        ca_file: Some(dir.join("ca.pem")),
+        ca_file: dir.join("ca.pem"),
     });
+    cfg.plaintext = false;
 }
 
 fn regions(names: &[&str]) -> Vec<Region> {

@@ -157,7 +157,7 @@ async fn acknowledged_writes_survive_kill_9_of_a_node_while_writes_run() {
         .map(|n| {
             let config = tmp.path().join(format!("node{}.toml", n + 1));
             let text = format!(
-                "cluster_id = \"proc-test\"\nregion = \"us-east-1\"\nnode_id = {}\ndata_dir = \"{}\"\napi_addr = \"127.0.0.1:{}\"\nraft_addr = \"127.0.0.1:{}\"\nadmin_addr = \"127.0.0.1:{}\"\nroot_key_file = \"{}\"\n{peers}\n[[credentials]]\naccess_key_id = \"{ak}\"\nsecret_access_key = \"{sk}\"\naccount_id = \"111122223333\"\n",
+                "cluster_id = \"proc-test\"\nregion = \"us-east-1\"\nnode_id = {}\ndata_dir = \"{}\"\napi_addr = \"127.0.0.1:{}\"\nraft_addr = \"127.0.0.1:{}\"\nadmin_addr = \"127.0.0.1:{}\"\nroot_key_file = \"{}\"\nplaintext = true\n{peers}\n[[credentials]]\naccess_key_id = \"{ak}\"\nsecret_access_key = \"{sk}\"\naccount_id = \"111122223333\"\n",
                 n + 1,
                 tmp.path().join(format!("node{}", n + 1)).display(),
                 ports[3 * n],
@@ -258,7 +258,7 @@ async fn multi_region_key_between_separate_processes() {
         for n in 0..3 {
             let config = tmp.path().join(format!("{r}-node{}.toml", n + 1));
             let text = format!(
-                "cluster_id = \"proc-mrk\"\nregion = \"{r}\"\nnode_id = {}\ndata_dir = \"{}\"\napi_addr = \"127.0.0.1:{}\"\nraft_addr = \"127.0.0.1:{}\"\nadmin_addr = \"127.0.0.1:{}\"\nroot_key_file = \"{}\"\ntransport_key_file = \"{}\"\n{peers}\n[[credentials]]\naccess_key_id = \"{ak}\"\nsecret_access_key = \"{sk}\"\naccount_id = \"111122223333\"\n\n[[regions]]\nname = \"{}\"\ntransport_public_key = \"{}\"\nraft_addrs = [{}]\n",
+                "cluster_id = \"proc-mrk\"\nregion = \"{r}\"\nnode_id = {}\ndata_dir = \"{}\"\napi_addr = \"127.0.0.1:{}\"\nraft_addr = \"127.0.0.1:{}\"\nadmin_addr = \"127.0.0.1:{}\"\nroot_key_file = \"{}\"\nplaintext = true\ntransport_key_file = \"{}\"\n{peers}\n[[credentials]]\naccess_key_id = \"{ak}\"\nsecret_access_key = \"{sk}\"\naccount_id = \"111122223333\"\n\n[[regions]]\nname = \"{}\"\ntransport_public_key = \"{}\"\nraft_addrs = [{}]\n",
                 n + 1,
                 tmp.path().join(format!("{r}-node{}", n + 1)).display(),
                 port(ri, n, 0),

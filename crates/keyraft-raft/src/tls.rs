@@ -1,0 +1,373 @@
+//! Mutual TLS between nodes: the Raft listener (Raft RPCs, write forwarding, read barriers,
+//! status, and multi-region shipments between regions) serves only peers whose certificate the
+//! deployment CA issued, and a node dials only peers whose certificate names the region it
+//! expects.
+//!
+//! A node's identity is the URI SAN `keyraft://<region>/<node id>` of its certificate
+//! (`keyraft pki init` writes it); an operator's is `keyraft://operator/<name>`. The services
+//! then check it against what the request claims (`service.rs`, `replication.rs`): a certificate
+//! for region A is refused by region B's Raft group whatever its configuration says, so region
+//! isolation holds cryptographically and not only by configuration.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use keyraft_core::Region;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::server::WebPkiClientVerifier;
+use rustls::RootCertStore;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+use tonic::transport::server::Connected;
+use tonic::transport::Uri;
+
+use crate::error::RaftNodeError;
+
+/// A peer has this long to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Who a certificate names, from its `keyraft://` URI SAN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerIdentity {
+    /// `keyraft://<region>/<node id>`.
+    Node { region: Region, node: u64 },
+    /// `keyraft://operator/<name>`.
+    Operator(String),
+}
+
+impl PeerIdentity {
+    /// Parses `keyraft://<region>/<node id>` or `keyraft://operator/<name>`.
+    pub fn parse_uri(uri: &str) -> Option<Self> {
+        let rest = uri.strip_prefix("keyraft://")?;
+        let (authority, path) = rest.split_once('/')?;
+        if authority == "operator" {
+            let ok = !path.is_empty() && path.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            return ok.then(|| PeerIdentity::Operator(path.to_owned()));
+        }
+        let region = Region::parse(authority).ok()?;
+        let node = path.parse::<u64>().ok().filter(|n| *n > 0 && path.bytes().all(|b| b.is_ascii_digit()))?;
+        Some(PeerIdentity::Node { region, node })
+    }
+
+    /// The identity a certificate (DER) names: its one `keyraft://` URI SAN. Anything else
+    /// (none, two, unparsable) is no identity.
+    pub fn from_certificate(der: &[u8]) -> Result<Self, RaftNodeError> {
+        use x509_parser::extensions::GeneralName;
+        let bad = |why: String| RaftNodeError::Refused(format!("peer certificate: {why}"));
+        let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| bad(e.to_string()))?;
+        let san = cert.subject_alternative_name().map_err(|e| bad(e.to_string()))?;
+        let uris: Vec<&str> = san
+            .map(|s| s.value.general_names.iter())
+            .into_iter()
+            .flatten()
+            .filter_map(|n| match n {
+                GeneralName::URI(u) if u.starts_with("keyraft://") => Some(*u),
+                _ => None,
+            })
+            .collect();
+        match uris.as_slice() {
+            [one] => PeerIdentity::parse_uri(one).ok_or_else(|| bad(format!("unrecognised identity {one}"))),
+            [] => Err(bad("no keyraft:// URI SAN".into())),
+            _ => Err(bad(format!("{} keyraft:// URI SANs", uris.len()))),
+        }
+    }
+}
+
+impl fmt::Display for PeerIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerIdentity::Node { region, node } => write!(f, "keyraft://{region}/{node}"),
+            PeerIdentity::Operator(name) => write!(f, "keyraft://operator/{name}"),
+        }
+    }
+}
+
+/// A node's mutual-TLS setup: its certificate chain and key, and the deployment CA both sides
+/// of every connection are checked against. TLS 1.3 and 1.2 on aws-lc-rs, ALPN `h2`.
+pub struct PeerTls {
+    server: Arc<rustls::ServerConfig>,
+    client: Arc<rustls::ClientConfig>,
+    identity: PeerIdentity,
+}
+
+impl fmt::Debug for PeerTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeerTls").field("identity", &self.identity.to_string()).finish_non_exhaustive()
+    }
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, RaftNodeError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect())
+        .map_err(|e| RaftNodeError::Tls(format!("reading certificates from {}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(RaftNodeError::Tls(format!("{} holds no certificate", path.display())));
+    }
+    Ok(certs)
+}
+
+impl PeerTls {
+    /// Reads the node's certificate chain (PEM, leaf first), its private key (PEM) and the
+    /// deployment CA (PEM).
+    pub fn load(cert_file: &Path, key_file: &Path, ca_file: &Path) -> Result<Self, RaftNodeError> {
+        let chain = read_certs(cert_file)?;
+        let key = PrivateKeyDer::from_pem_file(key_file)
+            .map_err(|e| RaftNodeError::Tls(format!("reading the private key from {}: {e}", key_file.display())))?;
+        let cas = read_certs(ca_file)?;
+        Self::new(chain, key, cas)
+    }
+
+    pub fn new(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        cas: Vec<CertificateDer<'static>>,
+    ) -> Result<Self, RaftNodeError> {
+        let tls = |e: rustls::Error| RaftNodeError::Tls(e.to_string());
+        let leaf = chain.first().ok_or_else(|| RaftNodeError::Tls("no certificate".into()))?;
+        let identity = PeerIdentity::from_certificate(leaf).map_err(|e| RaftNodeError::Tls(e.to_string()))?;
+        let mut roots = RootCertStore::empty();
+        for ca in cas {
+            roots.add(ca).map_err(tls)?;
+        }
+        let roots = Arc::new(roots);
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
+            .build()
+            .map_err(|e| RaftNodeError::Tls(e.to_string()))?;
+        let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(tls)?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain.clone(), key.clone_key())
+            .map_err(tls)?;
+        server.alpn_protocols = vec![b"h2".to_vec()];
+        let mut client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(tls)?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .map_err(tls)?;
+        client.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(PeerTls { server: Arc::new(server), client: Arc::new(client), identity })
+    }
+
+    /// Who this node's own certificate names.
+    pub fn identity(&self) -> &PeerIdentity {
+        &self.identity
+    }
+
+    /// A connector for tonic channels to nodes of `region`: TLS with this node's certificate,
+    /// and a server certificate that names a node of `region`, or the connection fails.
+    pub fn connector(self: &Arc<Self>, region: Region) -> PeerConnector {
+        PeerConnector { tls: self.clone(), region }
+    }
+
+    /// The accepted connections of `listener`, each after a completed mutual-TLS handshake
+    /// whose client certificate names a `keyraft://` identity. Failed handshakes are logged and
+    /// dropped. The accept loop ends when the returned stream is dropped.
+    pub fn incoming(
+        self: &Arc<Self>,
+        listener: TcpListener,
+    ) -> impl futures::Stream<Item = Result<PeerConn, io::Error>> + Send + 'static {
+        let (tx, rx) = mpsc::channel::<Result<PeerConn, io::Error>>(64);
+        let acceptor = TlsAcceptor::from(self.server.clone());
+        tokio::spawn(async move {
+            loop {
+                let (tcp, remote) = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accepting a Raft connection");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                    () = tx.closed() => return,
+                };
+                let _ = tcp.set_nodelay(true);
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::warn!(%remote, error = %e, "refused a Raft connection: TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::warn!(%remote, "refused a Raft connection: TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let identity = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .map(|leaf| PeerIdentity::from_certificate(leaf));
+                    let identity = match identity {
+                        Some(Ok(id)) => id,
+                        Some(Err(e)) => {
+                            tracing::warn!(%remote, error = %e, "refused a Raft connection");
+                            return;
+                        }
+                        None => {
+                            tracing::warn!(%remote, "refused a Raft connection without a client certificate");
+                            return;
+                        }
+                    };
+                    let conn = PeerConn { stream: Box::new(stream), info: PeerInfo { remote, identity } };
+                    let _ = tx.send(Ok(conn)).await;
+                });
+            }
+        });
+        tokio_stream::wrappers::ReceiverStream::new(rx)
+    }
+}
+
+/// What the Raft listener knows of a mutual-TLS connection; in every request's extensions.
+#[derive(Debug, Clone)]
+pub struct PeerInfo {
+    pub remote: SocketAddr,
+    /// Who the client certificate names (checked against the deployment CA).
+    pub identity: PeerIdentity,
+}
+
+/// One accepted mutual-TLS connection.
+pub struct PeerConn {
+    stream: Box<tokio_rustls::server::TlsStream<TcpStream>>,
+    info: PeerInfo,
+}
+
+impl Connected for PeerConn {
+    type ConnectInfo = PeerInfo;
+
+    fn connect_info(&self) -> PeerInfo {
+        self.info.clone()
+    }
+}
+
+impl AsyncRead for PeerConn {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for PeerConn {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+/// The tonic connector of [`PeerTls::connector`].
+#[derive(Clone)]
+pub struct PeerConnector {
+    tls: Arc<PeerTls>,
+    region: Region,
+}
+
+type Connecting =
+    Pin<Box<dyn Future<Output = Result<TokioIo<tokio_rustls::client::TlsStream<TcpStream>>, io::Error>> + Send>>;
+
+impl tower_service::Service<Uri> for PeerConnector {
+    type Response = TokioIo<tokio_rustls::client::TlsStream<TcpStream>>;
+    type Error = io::Error;
+    type Future = Connecting;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Connecting {
+        let (tls, region) = (self.tls.clone(), self.region.clone());
+        Box::pin(async move {
+            let invalid = |why: String| io::Error::new(io::ErrorKind::InvalidInput, why);
+            let host = uri.host().ok_or_else(|| invalid(format!("{uri}: no host")))?;
+            let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+            let port = uri.port_u16().ok_or_else(|| invalid(format!("{uri}: no port")))?;
+            let name = ServerName::try_from(host.clone()).map_err(|e| invalid(format!("{host}: {e}")))?;
+            let tcp = TcpStream::connect((host.as_str(), port)).await?;
+            let _ = tcp.set_nodelay(true);
+            let stream = TlsConnector::from(tls.client.clone()).connect(name, tcp).await?;
+            let leaf = stream.get_ref().1.peer_certificates().and_then(|c| c.first());
+            let identity = leaf
+                .map(|l| PeerIdentity::from_certificate(l))
+                .transpose()
+                .map_err(|e| io::Error::new(io::ErrorKind::PermissionDenied, e.to_string()))?;
+            match identity {
+                Some(PeerIdentity::Node { region: r, .. }) if r == region => Ok(TokioIo::new(stream)),
+                other => Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "{host}:{port} presented {}, not a node of region {region}",
+                        other.map_or("no identity".to_owned(), |i| i.to_string())
+                    ),
+                )),
+            }
+        })
+    }
+}
+
+/// The address to give tonic's `Endpoint` for `host:port`: the scheme is `http` either way
+/// (with TLS the connector does the handshake).
+pub fn endpoint_uri(addr: &str) -> String {
+    format!("http://{addr}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_parse() {
+        let r = Region::parse("us-east-1").unwrap();
+        assert_eq!(
+            PeerIdentity::parse_uri("keyraft://us-east-1/2"),
+            Some(PeerIdentity::Node { region: r.clone(), node: 2 })
+        );
+        assert_eq!(PeerIdentity::parse_uri("keyraft://operator/ops-1"), Some(PeerIdentity::Operator("ops-1".into())));
+        for bad in [
+            "keyraft://us-east-1/0",
+            "keyraft://us-east-1/+2",
+            "keyraft://us-east-1/",
+            "keyraft://US-EAST-1/1",
+            "keyraft://operator/",
+            "keyraft://operator/a/b",
+            "https://us-east-1/1",
+            "keyraft://us-east-1",
+        ] {
+            assert_eq!(PeerIdentity::parse_uri(bad), None, "{bad}");
+        }
+        assert_eq!(PeerIdentity::Node { region: r, node: 3 }.to_string(), "keyraft://us-east-1/3");
+    }
+}

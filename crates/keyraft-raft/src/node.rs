@@ -180,6 +180,11 @@ impl RegionNode {
         let deadline = Instant::now() + self.cfg.write_timeout;
         let mut hint: Option<NodeId> = None;
         loop {
+            // A node shutting down answers at once (a forwarded caller retries on the new
+            // leader) instead of holding the request, and its store, until the write timeout.
+            if self.raft.metrics().borrow().state == ServerState::Shutdown {
+                return Err(RaftNodeError::ShuttingDown);
+            }
             let attempt = match hint.take().or_else(|| self.current_leader()) {
                 Some(leader) if leader == self.cfg.node_id => local().await,
                 Some(leader) => match self.leader_addr(leader) {

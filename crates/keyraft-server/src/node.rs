@@ -28,8 +28,14 @@ pub struct RunningNode {
     /// `http://host:port` of the admin API.
     pub admin_url: String,
     stop: watch::Sender<bool>,
+    /// The AWS API stops first (see [`RunningNode::shutdown`]).
+    api_stop: watch::Sender<bool>,
+    api_task: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
 }
+
+/// How long a stopping node lets AWS API requests in flight finish before it stops Raft.
+const API_DRAIN: Duration = Duration::from_secs(10);
 
 async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
@@ -155,8 +161,8 @@ impl RunningNode {
             quotas,
             secure_transport: tls.is_some(),
         }));
-        let rx = stop_rx.clone();
-        tasks.push(match tls {
+        let (api_stop, rx) = watch::channel(false);
+        let api_task = match tls {
             Some(tls) => tokio::spawn(crate::tls::serve(api_listener, tls, api, stopped(rx))),
             None => tokio::spawn(async move {
                 if let Err(e) =
@@ -167,7 +173,7 @@ impl RunningNode {
                     tracing::error!(error = %e, "AWS API server failed");
                 }
             }),
-        });
+        };
 
         let admin = crate::admin::router(kms.clone(), metrics);
         let rx = stop_rx.clone();
@@ -189,7 +195,7 @@ impl RunningNode {
         )));
 
         tracing::info!(region = %config.region, node = config.node_id, %api_url, %admin_url, "node started");
-        Ok(RunningNode { config, region_node, kms, api_url, admin_url, stop, tasks })
+        Ok(RunningNode { config, region_node, kms, api_url, admin_url, stop, api_stop, api_task, tasks })
     }
 
     /// Initializes the region's group if this is its first start and this node is the bootstrap
@@ -210,7 +216,16 @@ impl RunningNode {
         m.current_leader.ok_or_else(|| anyhow::anyhow!("no leader"))
     }
 
+    /// Stops the node without failing a request it accepted: the AWS API stops accepting
+    /// connections and its requests in flight finish first (up to 10 s; they may still need
+    /// Raft: a write forwarded to the leader, a read barrier), then Raft, the Raft listener,
+    /// the admin API and the background tasks stop. A client whose connection is refused meanwhile
+    /// can go to another node of the region (its request was never received).
     pub async fn shutdown(self) {
+        let _ = self.api_stop.send(true);
+        if tokio::time::timeout(API_DRAIN, self.api_task).await.is_err() {
+            tracing::warn!("AWS API requests still running after {API_DRAIN:?}; stopping anyway");
+        }
         let _ = self.stop.send(true);
         self.region_node.shutdown().await;
         for t in self.tasks {

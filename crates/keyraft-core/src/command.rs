@@ -170,6 +170,11 @@ pub enum Command {
     RecordUsage {
         entries: Vec<(KeyId, crate::usage::LastUsage)>,
     },
+    /// `keyraft restore`: a backup's contents, opened and checked by the proposing node; apply
+    /// refuses it unless the region holds no key, alias or grant (`restore.rs`). Appended.
+    Restore {
+        contents: Box<crate::restore::RegionContents>,
+    },
 }
 
 impl Command {

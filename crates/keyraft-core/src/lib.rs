@@ -13,6 +13,7 @@
 //! - [`import`]: imported key material (Origin EXTERNAL): apply, expiry.
 //! - [`multi_region`]: multi-region keys: epochs, shared versions, the outbox, apply of the
 //!   replication commands.
+//! - [`restore`]: restore of a region from a backup (`Command::Restore`).
 //! - [`rotation`]: backing-key rotation (schedule, history, apply of `RotateKey`).
 //! - [`error`]: the crate's error enum.
 
@@ -30,6 +31,7 @@ pub mod import;
 pub mod lifecycle;
 pub mod model;
 pub mod multi_region;
+pub mod restore;
 pub mod rotation;
 pub mod state;
 pub mod usage;

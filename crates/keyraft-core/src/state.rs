@@ -394,6 +394,7 @@ impl RegionState {
                 }
                 Ok(Applied::Unit)
             }
+            Command::Restore { contents } => crate::restore::apply_restore(self, contents, now, touched),
             Command::ReplicateKey { key, region, init } => {
                 self.change_mrk(key, touched, |k, m| mrk::apply_replicate(k, m, region, init, now))
             }

@@ -3,6 +3,7 @@
 //!
 //! - [`secret`]: `KeyMaterial`, `RootKey` (private bytes, zeroize on drop, no `Debug`/`Clone`).
 //! - [`wrap`]: backing-key material wrapped under the root key (AES-256-GCM), format v1.
+//! - [`backup`]: the encrypted backup file of a region (format 1).
 //! - [`agreement`]: ECDH (DeriveSharedSecret) on NIST P-256/P-384/P-521.
 //! - [`asymmetric`]: RSA/ECDSA/Ed25519 key pairs on aws-lc-rs: Sign, Verify, RSA-OAEP.
 //! - [`pq`]: ML-DSA and ML-KEM key pairs on aws-lc-rs: Sign, Verify, Encapsulate, Decapsulate.
@@ -13,6 +14,7 @@
 
 pub mod agreement;
 pub mod asymmetric;
+pub mod backup;
 pub mod ciphertext;
 mod ed25519ph;
 pub mod error;

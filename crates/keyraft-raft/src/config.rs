@@ -35,6 +35,9 @@ pub struct RegionConfig {
     /// Whether reads pass the linearizable read barrier (on by default; off only for measuring
     /// what the barrier costs).
     pub read_barrier: bool,
+    /// This node joins a group that already exists: it never initializes one and waits to be
+    /// added as a learner (`keyraft cluster add-learner`).
+    pub join: bool,
     /// Mutual TLS on the Raft listener and to peers (`None`: plain gRPC, `keyraft dev` only).
     pub tls: Option<std::sync::Arc<crate::tls::PeerTls>>,
 }
@@ -52,6 +55,7 @@ impl RegionConfig {
             keep_after_snapshot: 1_000,
             write_timeout: Duration::from_secs(10),
             read_barrier: true,
+            join: false,
             tls: None,
         }
     }

@@ -2,6 +2,7 @@
 //!
 //! - [`node`]: `RegionNode`: starts openraft on the sled store, proposes writes (forwarding them
 //!   to the leader, retrying across leader changes), and the batched linearizable read barrier.
+//! - [`membership`]: adding a learner, promoting it, removing a node (`keyraft cluster`).
 //! - [`network`]: the openraft network over gRPC (client side).
 //! - [`service`]: the gRPC `RaftService` (server side), refusing other clusters and regions.
 //! - [`replication`]: the gRPC `ReplicationService` between regions (multi-region keys).
@@ -18,6 +19,7 @@ pub mod clock;
 pub mod codec;
 pub mod config;
 pub mod error;
+pub mod membership;
 pub mod network;
 pub mod node;
 pub mod replication;

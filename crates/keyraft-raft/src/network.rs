@@ -34,6 +34,7 @@ pub enum Rpc {
     ForwardWrite,
     ReadIndex,
     Status,
+    ChangeMembership,
 }
 
 /// The gRPC clients of one node, keyed by peer address.
@@ -106,6 +107,7 @@ impl Clients {
                 Rpc::ForwardWrite => client.forward_write(request).await,
                 Rpc::ReadIndex => client.read_index(request).await,
                 Rpc::Status => client.status(request).await,
+                Rpc::ChangeMembership => client.change_membership(request).await,
             }
         };
         let reply: RaftReply = tokio::time::timeout(timeout, fut)

@@ -89,6 +89,10 @@ impl RegionNode {
     /// Initializes the group on first start: the node with the lowest id proposes the initial
     /// membership (every configured voter); a node that already has state does nothing.
     pub async fn bootstrap(&self) -> Result<(), RaftNodeError> {
+        // A node joining an existing group waits to be added (`keyraft cluster add-learner`).
+        if self.cfg.join {
+            return Ok(());
+        }
         let lowest = self.cfg.peers.keys().next().copied();
         if lowest != Some(self.cfg.node_id) {
             return Ok(());
@@ -163,7 +167,7 @@ impl RegionNode {
 
     /// Runs `local` if this node leads the region, or `rpc` on the leader otherwise, following
     /// leader hints and retrying until the write timeout (then `on_timeout`).
-    async fn on_leader<T, Req, F, Fut>(
+    pub(crate) async fn on_leader<T, Req, F, Fut>(
         &self,
         rpc: Rpc,
         req: &Req,
@@ -310,16 +314,17 @@ impl RegionNode {
         }
     }
 
-    /// The status of every configured voter of the region, asked over gRPC (this node's own
-    /// answered locally). An unreachable node is reported as an error string.
-    pub async fn region_status(&self) -> Vec<Result<NodeStatus, String>> {
+    /// The status of every member of the region (voters and learners; the configured peers
+    /// before the group is initialized), asked over gRPC (this node's own answered locally). An
+    /// unreachable node is reported as an error string.
+    pub async fn region_status(&self) -> Vec<(NodeId, Result<NodeStatus, String>)> {
         let mut out = Vec::new();
-        for (id, addr) in &self.cfg.peers {
-            if *id == self.cfg.node_id {
-                out.push(Ok(self.status().await));
+        for (id, addr) in self.members() {
+            if id == self.cfg.node_id {
+                out.push((id, Ok(self.status().await)));
             } else {
-                let r: Result<NodeStatus, _> = self.clients.call(addr, Rpc::Status, &(), RPC_TIMEOUT).await;
-                out.push(r.map_err(|e| format!("node {id} at {addr}: {e}")));
+                let r: Result<NodeStatus, _> = self.clients.call(&addr, Rpc::Status, &(), RPC_TIMEOUT).await;
+                out.push((id, r.map_err(|e| format!("node {id} at {addr}: {e}"))));
             }
         }
         out

@@ -13,6 +13,7 @@ use serde::Serialize;
 use tonic::{Request, Response, Status};
 
 use crate::codec;
+use crate::membership::MembershipChange;
 use crate::node::{ForwardWrite, RegionNode};
 use crate::pb::raft_service_server::{RaftService, RaftServiceServer};
 use crate::pb::{RaftReply, RaftRequest};
@@ -39,7 +40,7 @@ impl RaftGrpc {
                 cfg.cluster_id, cfg.region, req.cluster_id, req.region
             )));
         }
-        if !cfg.peers.contains_key(&req.from) {
+        if !self.node.is_member(req.from) {
             return Err(Status::permission_denied(format!(
                 "node {} is not a member of region {}",
                 req.from, cfg.region
@@ -116,5 +117,10 @@ impl RaftService for RaftGrpc {
     async fn status(&self, req: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
         let () = self.payload(req)?;
         Self::reply(&self.node.status().await)
+    }
+
+    async fn change_membership(&self, req: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        let change: MembershipChange = self.payload(req)?;
+        Self::reply(&self.node.change_membership_local(change).await)
     }
 }

@@ -1,11 +1,14 @@
 //! The admin HTTP API: `/v1/status` (every node of the region), `/v1/replication` (outbox depth
 //! and lag per destination region), `/v1/dr/status` and `POST /v1/dr/promote` (multi-region
-//! keys: roles, epochs, forced promotion), `/healthz`, `/readyz`
-//! (readiness) and `/metrics` (Prometheus).
+//! keys: roles, epochs, forced promotion), `GET`/`POST /v1/membership` (the region's voters and
+//! learners; add a learner, promote, remove), `GET /v1/backup` and `POST /v1/restore` (an
+//! encrypted backup of the region state; restore into a region holding no key), `/healthz`,
+//! `/readyz` (readiness) and `/metrics` (Prometheus).
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use std::collections::BTreeMap;
@@ -13,7 +16,8 @@ use std::collections::BTreeMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use keyraft_core::KeyId;
-use keyraft_raft::NodeStatus;
+use keyraft_raft::membership::{MembershipChange, MembershipView};
+use keyraft_raft::{NodeStatus, RaftNodeError};
 use keyraft_service::ops::Promotion;
 use keyraft_service::replication::DestinationStatus;
 use keyraft_service::Kms;
@@ -45,8 +49,60 @@ pub fn router(kms: Arc<Kms>, metrics: Arc<NodeMetrics>) -> Router {
         .route("/v1/replication", get(replication))
         .route("/v1/dr/status", get(dr_status))
         .route("/v1/dr/promote", post(dr_promote))
+        .route("/v1/membership", get(membership).post(change_membership))
+        .route("/v1/backup", get(backup))
+        .route("/v1/restore", post(restore).layer(DefaultBodyLimit::max(keyraft_service::backup::MAX_RESTORE_BYTES)))
         .with_state(kms)
         .merge(scrape)
+}
+
+/// The admin API's status for a service error.
+fn error_status(e: &keyraft_service::KmsError) -> StatusCode {
+    use keyraft_service::KmsError;
+    match e {
+        KmsError::Validation(_) => StatusCode::BAD_REQUEST,
+        KmsError::Conflict(_) | KmsError::AlreadyExists(_) | KmsError::InvalidState(_) => StatusCode::CONFLICT,
+        KmsError::DependencyTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// `GET /v1/backup`: the region's state after the read barrier, as an encrypted backup file
+/// (`keyraft_crypto::backup`, format 1).
+async fn backup(State(kms): State<Arc<Kms>>) -> Result<impl IntoResponse, (StatusCode, String)> {
+    let (file, _) = kms.backup().await.map_err(|e| (error_status(&e), e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], file))
+}
+
+/// `POST /v1/restore` (body: a backup file): restores it into this region, which must hold no
+/// key, alias or grant. 400 for a file that does not open under this region's root key, is
+/// altered or of another region; 409 for a region that is not empty. Nothing changes on error.
+async fn restore(
+    State(kms): State<Arc<Kms>>,
+    body: Bytes,
+) -> Result<Json<keyraft_service::backup::BackupSummary>, (StatusCode, String)> {
+    kms.restore(&body).await.map(Json).map_err(|e| (error_status(&e), e.to_string()))
+}
+
+/// `GET /v1/membership`: the region's voters, learners and their Raft addresses, as this node
+/// knows them.
+async fn membership(State(kms): State<Arc<Kms>>) -> Json<MembershipView> {
+    Json(kms.node().membership_view())
+}
+
+/// `POST /v1/membership` (body: `{"action": "add-learner", "id": 4, "raft_addr": "host:port"}`,
+/// `{"action": "promote", "id": 4}` or `{"action": "remove", "id": 1}`): the change, made on the
+/// region's leader; answers the new membership. 409 with the reason for a change that cannot be
+/// made, 503 when no leader answered in time.
+async fn change_membership(
+    State(kms): State<Arc<Kms>>,
+    Json(change): Json<MembershipChange>,
+) -> Result<Json<MembershipView>, (StatusCode, String)> {
+    kms.node().change_membership(change).await.map(Json).map_err(|e| match e {
+        RaftNodeError::Refused(why) => (StatusCode::CONFLICT, why),
+        RaftNodeError::NoLeader | RaftNodeError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        other => (StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+    })
 }
 
 /// `/metrics`: the node's Prometheus text exposition.
@@ -133,13 +189,11 @@ async fn dr_promote(
 
 async fn status(State(kms): State<Arc<Kms>>) -> Json<RegionStatus> {
     let node = kms.node();
-    let ids: Vec<u64> = node.config().peers.keys().copied().collect();
     let nodes = node
         .region_status()
         .await
         .into_iter()
-        .zip(ids)
-        .map(|(r, node_id)| match r {
+        .map(|(node_id, r)| match r {
             Ok(s) => NodeEntry { node_id, status: Some(s), error: None },
             Err(e) => NodeEntry { node_id, status: None, error: Some(e) },
         })

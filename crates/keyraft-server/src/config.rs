@@ -26,8 +26,13 @@ pub struct NodeConfig {
     pub admin_addr: String,
     /// The region's root key: 64 hex digits, mode 0600.
     pub root_key_file: PathBuf,
-    /// Every voter of the region (this node included), with the address peers reach it at.
+    /// Every voter of the region (this node included), with the address peers reach it at. For a
+    /// node that joins (`join = true`): itself and the members it can reach first.
     pub peers: Vec<PeerConfig>,
+    /// This node joins a region that runs already: it does not initialize the group and waits
+    /// until an operator adds it (`keyraft cluster add-learner`, then `promote`).
+    #[serde(default)]
+    pub join: bool,
     /// Access key pairs accepted by the AWS API.
     #[serde(default)]
     pub credentials: Vec<Credential>,
@@ -136,6 +141,7 @@ impl NodeConfig {
         let peers: BTreeMap<u64, String> = self.peers.iter().map(|p| (p.id, p.raft_addr.clone())).collect();
         let mut rc = RegionConfig::new(&self.cluster_id, self.region.clone(), self.node_id, peers);
         rc.read_barrier = self.read_barrier;
+        rc.join = self.join;
         if let Some(h) = self.heartbeat_ms {
             rc.heartbeat = std::time::Duration::from_millis(h);
             rc.election_timeout = (rc.heartbeat * 8, rc.heartbeat * 16);
@@ -153,11 +159,18 @@ impl NodeConfig {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            matches!(self.peers.len(), 1 | 3 | 5),
-            "a region has 1 (testing only), 3 or 5 voters; {} are configured",
-            self.peers.len()
-        );
+        if self.join {
+            anyhow::ensure!(
+                self.peers.len() >= 2,
+                "a joining node lists itself and at least one member of the region under [[peers]]"
+            );
+        } else {
+            anyhow::ensure!(
+                matches!(self.peers.len(), 1 | 3 | 5),
+                "a region starts with 1 (testing only), 3 or 5 voters; {} are configured (a node added later sets join = true)",
+                self.peers.len()
+            );
+        }
         anyhow::ensure!(
             self.peers.iter().any(|p| p.id == self.node_id),
             "node_id {} is not among the peers",

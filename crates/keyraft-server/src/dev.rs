@@ -177,6 +177,7 @@ pub fn configs(opts: &DevOptions) -> anyhow::Result<(Vec<NodeConfig>, (String, S
                 admin_addr: format!("{}:{admin}", opts.host),
                 root_key_file: plan.root_key_file.clone(),
                 peers: plan.peers.clone(),
+                join: false,
                 credentials: vec![
                     Credential {
                         access_key_id: creds.0.clone(),

@@ -4,7 +4,9 @@
 //! - [`config`]: the node configuration file (`keyraft serve --config node.toml`).
 //! - [`node`]: `RunningNode`: binds the listeners and starts every part of one node.
 //! - [`audit`]: `AuditLog`, the hash-chained CloudTrail-shaped audit trail; `keyraft audit verify|tail`.
+//! - [`backup`]: `keyraft backup|restore`: an encrypted backup of a region, restore into a fresh one.
 //! - [`admin`]: the admin HTTP API (`/v1/status`, `/v1/replication`, `/v1/dr/…`, `/healthz`, `/readyz`, `/metrics`).
+//! - [`cluster`]: `keyraft cluster members|add-learner|promote|remove`: a region's membership.
 //! - [`dev`]: `keyraft dev`: two regions × three nodes in one process.
 //! - [`metrics`]: `NodeMetrics`, the node's Prometheus metrics (`/metrics`) and request observer.
 //! - [`link`]: the cross-region link over gRPC (multi-region keys) and its fault-injection seam.
@@ -12,12 +14,14 @@
 //! - [`status`]: `keyraft status`: a region's nodes, leader, term and indexes.
 //! - [`secrets`]: root key files and dev credentials.
 //! - [`pki`]: `keyraft pki init`: the deployment CA, node and operator certificates (rcgen).
-//! - [`tls`]: HTTPS for the AWS API (`[tls]` of the node config; rustls over hyper).
+//! - [`tls`]: HTTPS for the AWS API and the Raft listener's mutual TLS (`[tls]` of the node config).
 //! - [`bench`]: `keyraft bench`: load generator for keyraft and OpenBao transit.
 
 pub mod admin;
 pub mod audit;
+pub mod backup;
 pub mod bench;
+pub mod cluster;
 pub mod config;
 pub mod dev;
 pub mod dr;

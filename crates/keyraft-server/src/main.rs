@@ -74,6 +74,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: DrCmd,
     },
+    /// A region's membership: list it, add a node as a learner, promote a learner, remove a node.
+    Cluster {
+        #[command(subcommand)]
+        cmd: ClusterCmd,
+    },
     /// A node's audit trail: verify its hash chain, or follow it.
     Audit {
         #[command(subcommand)]
@@ -101,6 +106,27 @@ enum Cmd {
         /// Give up after this many milliseconds.
         #[arg(long, default_value_t = 2000)]
         timeout_ms: u64,
+    },
+    /// Write an encrypted backup of a region (readable only with its root key) to a file.
+    Backup {
+        /// A node's admin URL, e.g. http://127.0.0.1:7021.
+        #[arg(long)]
+        admin: String,
+        /// The backup file to write (mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Restore a backup into a fresh region (same region name and root key, no keys yet).
+    Restore {
+        /// A node's admin URL of the region to restore into.
+        #[arg(long)]
+        admin: String,
+        /// The backup file.
+        #[arg(long = "in")]
+        input: PathBuf,
     },
 }
 
@@ -194,6 +220,43 @@ impl RegionTarget {
             info.regions.get(region).with_context(|| format!("{} has no region {region}", self.dev_info.display()))?;
         Ok(r.admin.clone())
     }
+}
+
+#[derive(Subcommand)]
+enum ClusterCmd {
+    /// The region's voters and learners with their Raft addresses.
+    Members {
+        /// A node's admin URL, e.g. http://127.0.0.1:7021.
+        #[arg(long)]
+        admin: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Adds a node (started with `join = true`) as a learner; returns once it has caught up.
+    AddLearner {
+        #[arg(long)]
+        admin: String,
+        /// The new node's id in the region.
+        #[arg(long)]
+        id: u64,
+        /// Where the region's nodes reach its Raft listener, `host:port`.
+        #[arg(long)]
+        raft_addr: String,
+    },
+    /// Makes a learner a voter.
+    Promote {
+        #[arg(long)]
+        admin: String,
+        #[arg(long)]
+        id: u64,
+    },
+    /// Removes a voter or learner from the region (stop the node afterwards).
+    Remove {
+        #[arg(long)]
+        admin: String,
+        #[arg(long)]
+        id: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -410,6 +473,33 @@ async fn main() -> anyhow::Result<()> {
                 .await?;
             print!("{}", keyraft_server::dr::render_promotions(&p));
             anyhow::ensure!(p.iter().all(|x| x.error.is_none()), "some keys were not promoted");
+        }
+        Cmd::Cluster { cmd } => {
+            use keyraft_raft::membership::MembershipChange;
+            let (admin, change) = match cmd {
+                ClusterCmd::Members { admin, json } => {
+                    let m = keyraft_server::cluster::members(&admin).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&m)?);
+                    } else {
+                        print!("{}", keyraft_server::cluster::render(&m));
+                    }
+                    return Ok(());
+                }
+                ClusterCmd::AddLearner { admin, id, raft_addr } => {
+                    (admin, MembershipChange::AddLearner { id, raft_addr })
+                }
+                ClusterCmd::Promote { admin, id } => (admin, MembershipChange::Promote { id }),
+                ClusterCmd::Remove { admin, id } => (admin, MembershipChange::Remove { id }),
+            };
+            print!("{}", keyraft_server::cluster::render(&keyraft_server::cluster::change(&admin, &change).await?));
+        }
+        Cmd::Backup { admin, out, force } => {
+            print!("{}", keyraft_server::backup::backup(&admin, &out, force).await?.render());
+        }
+        Cmd::Restore { admin, input } => {
+            let restored = keyraft_server::backup::restore(&admin, &input).await?;
+            print!("{}", keyraft_server::backup::render_restore(&restored));
         }
     }
     Ok(())

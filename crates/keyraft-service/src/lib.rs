@@ -3,6 +3,8 @@
 //! linearizable read barrier, proposes writes and runs the cryptography.
 //!
 //! - [`authz`]: the access decision (key policy, identity policies, grants) as AWS makes it.
+//! - [`backup`]: backup (an encrypted export of the region state) and restore into a fresh
+//!   region.
 //! - [`kms`]: `Kms`, the per-node service object (root key, material cache, entropy).
 //! - [`ops`]: one file per operation (`impl Kms` blocks).
 //! - [`entropy`]: the injected randomness.
@@ -15,6 +17,7 @@
 //! - [`error`]: the crate's error enum.
 
 pub mod authz;
+pub mod backup;
 pub mod committed;
 pub mod entropy;
 pub mod error;

@@ -75,6 +75,6 @@ pub use codec::FORMAT_VERSION;
 pub use db::open;
 pub use error::StoreError;
 pub use log_store::LogStore;
-pub use snapshot::SNAPSHOT_FORMAT_VERSION;
+pub use snapshot::{decode_state, encode_state, SNAPSHOT_FORMAT_VERSION};
 pub use state_machine::StateMachineStore;
 pub use types::{NodeId, TypeConfig};

@@ -84,6 +84,13 @@ impl StateMachineStore {
         f(&self.read_machine().state)
     }
 
+    /// Runs `f` on the current region state and the log id of the last entry applied to it,
+    /// read together under one lock (what a backup records).
+    pub fn read_applied<R>(&self, f: impl FnOnce(&RegionState, Option<&LogId>) -> R) -> R {
+        let m = self.read_machine();
+        f(&m.state, m.last_applied.as_ref())
+    }
+
     /// Resolves after the next apply that changes a multi-region key's state (or at once if
     /// one happened since the last call).
     pub async fn multi_region_changed(&self) {
@@ -247,6 +254,45 @@ mod tests {
 
     fn open_db(dir: &tempfile::TempDir) -> sled::Db {
         sled::open(dir.path()).unwrap()
+    }
+
+    /// A restore (one command replacing the whole region's contents) is mirrored record by
+    /// record: the tree alone loads the same machine, as after a restart.
+    #[tokio::test]
+    async fn a_restore_is_mirrored_in_the_tree() {
+        use keyraft_core::command::{Command, Envelope, RequestId};
+        use keyraft_core::restore::RegionContents;
+        use keyraft_core::{AccountId, AliasName, AliasRecord, KeyId, KeyRecord, Region};
+
+        let account = AccountId::parse("111122223333").unwrap();
+        let region = Region::parse("us-east-1").unwrap();
+        let mut contents = RegionContents { clock_ms: 77, ..Default::default() };
+        for i in 1..=3u8 {
+            let id = KeyId::from_uuid_bytes([i; 16]);
+            contents.keys.insert(id.clone(), KeyRecord::new(id, account.clone(), region.clone()));
+        }
+        let alias = AliasName::parse("alias/restored").unwrap();
+        let target = KeyId::from_uuid_bytes([1; 16]);
+        contents.aliases.insert(alias.clone(), AliasRecord { name: alias, target, creation_ms: 5, last_updated_ms: 6 });
+        contents.deleted.insert(KeyId::from_uuid_bytes([9; 16]), account);
+        contents.check(&region).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_db(&dir);
+        let mut sm = StateMachineStore::open(&db).unwrap();
+        let env = Envelope {
+            request_id: RequestId([1; 16]),
+            time_ms: 10,
+            command: Command::Restore { contents: Box::new(contents.clone()) },
+        };
+        let results = sm
+            .apply([Entry { log_id: openraft::testing::log_id(1, 1, 1), payload: EntryPayload::Normal(env) }])
+            .await
+            .unwrap();
+        assert_eq!(results, vec![Ok(Applied::Unit)]);
+        assert_eq!(sm.read(RegionContents::of), contents);
+        let tree = db.open_tree(sm_tree::SM_TREE).unwrap();
+        assert_eq!(sm_tree::load(&tree).unwrap(), *sm.read_machine());
     }
 
     /// A crash after an install stored its snapshot but before it rewrote the state tree: `open`

@@ -1,7 +1,8 @@
 //! keyraft-testkit: what keyraft's integration tests share.
 //!
 //! - [`Cluster`]: `keyraft dev`'s regions started in-process on free loopback ports, real sled
-//!   on disk in a temp dir, with nodes that can be stopped and restarted one by one.
+//!   on disk in a temp dir, with nodes that can be stopped and restarted one by one; a region's
+//!   root key can be taken from another cluster (`ready_with_root_keys`, for restore tests).
 //! - [`RecordingEntropy`]: the OS RNG, remembering every 32-byte value it produced (key material
 //!   and data keys), so tests can scan the disk for them.
 //! - [`sdk_client`]: an unmodified `aws-sdk-kms` client for an endpoint.
@@ -112,7 +113,31 @@ impl Cluster {
 
     /// Starts with `tweak` applied to every node's config.
     pub async fn start_with(regions: &[&str], tweak: fn(&mut NodeConfig)) -> anyhow::Result<Self> {
-        Self::start_inner(regions, tweak, None).await
+        Self::start_inner(regions, tweak, None, &[]).await
+    }
+
+    /// [`Cluster::ready_with`], with the root key of each region named in `root_keys` copied from
+    /// that file (e.g. another cluster's [`Cluster::root_key_file`]) instead of generated.
+    pub async fn ready_with_root_keys(
+        regions: &[&str],
+        tweak: fn(&mut NodeConfig),
+        root_keys: &[(&str, &Path)],
+    ) -> anyhow::Result<Self> {
+        let c = Self::start_inner(regions, tweak, None, root_keys).await?;
+        for r in regions {
+            c.wait_leader(r, Duration::from_secs(20)).await?;
+        }
+        Ok(c)
+    }
+
+    /// The root key file of `region` (64 hex digits, shared by the region's nodes).
+    pub fn root_key_file(&self, region: &str) -> std::path::PathBuf {
+        self.dir.path().join("data").join(region).join("root.key")
+    }
+
+    /// The admin URL of a node.
+    pub fn admin(&self, region: &str, node: u64) -> String {
+        format!("http://{}", self.configs[self.index(region, node)].admin_addr)
     }
 
     /// Starts with the test timings and waits until every region has an agreed leader.
@@ -136,7 +161,7 @@ impl Cluster {
         tweak: fn(&mut NodeConfig),
         clock: TestClock,
     ) -> anyhow::Result<Self> {
-        Self::start_inner(regions, tweak, Some(clock)).await
+        Self::start_inner(regions, tweak, Some(clock), &[]).await
     }
 
     /// The test kit's fast Raft timings, for [`Cluster::start_with_clock`].
@@ -148,12 +173,19 @@ impl Cluster {
         regions: &[&str],
         tweak: fn(&mut NodeConfig),
         test_clock: Option<TestClock>,
+        root_keys: &[(&str, &Path)],
     ) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = match &test_clock {
             Some(c) => Arc::new(c.clone()),
             None => Arc::new(SystemClock),
         };
         let dir = tempfile::tempdir()?;
+        // `dev` generates a region's root key only if its file is missing.
+        for (region, from) in root_keys {
+            let to = dir.path().join("data").join(region).join("root.key");
+            std::fs::create_dir_all(dir.path().join("data").join(region))?;
+            std::fs::copy(from, &to)?;
+        }
         let mut opts = DevOptions::new(dir.path().join("data"));
         opts.regions = regions
             .iter()

@@ -93,21 +93,145 @@ impl fmt::Display for PeerIdentity {
     }
 }
 
-/// A node's mutual-TLS setup: its certificate chain and key, and the deployment CA both sides
-/// of every connection are checked against. TLS 1.3 and 1.2 on aws-lc-rs, ALPN `h2`.
+/// What a node's current certificate is, as the admin API reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CertSummary {
+    pub identity: String,
+    /// The serial number, hex.
+    pub serial: String,
+    /// Not valid after, seconds since the Unix epoch.
+    pub not_after: i64,
+}
+
+impl CertSummary {
+    /// The summary of a certificate (DER) with a `keyraft://` identity.
+    pub fn of(der: &[u8]) -> Result<CertSummary, RaftNodeError> {
+        summarize(der)
+    }
+}
+
+fn summarize(der: &[u8]) -> Result<CertSummary, RaftNodeError> {
+    let identity = PeerIdentity::from_certificate(der).map_err(|e| RaftNodeError::Tls(e.to_string()))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| RaftNodeError::Tls(e.to_string()))?;
+    Ok(CertSummary {
+        identity: identity.to_string(),
+        serial: cert.raw_serial_as_string().replace(':', ""),
+        not_after: cert.validity().not_after.timestamp(),
+    })
+}
+
+/// A node's certificate and key, replaceable while the node runs: every TLS server and client
+/// configuration of the node (AWS API, Raft listener, Raft and shipment clients) resolves its
+/// certificate through this, so after [`NodeCert::reload`] new handshakes present the new one
+/// while established connections keep theirs. The identity (`keyraft://<region>/<node>`) cannot
+/// change. The private key lives only in rustls's signing key (aws-lc-rs), never logged.
+pub struct NodeCert {
+    current: std::sync::RwLock<Arc<rustls::sign::CertifiedKey>>,
+    identity: PeerIdentity,
+    files: (std::path::PathBuf, std::path::PathBuf),
+}
+
+impl fmt::Debug for NodeCert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeCert").field("identity", &self.identity.to_string()).finish_non_exhaustive()
+    }
+}
+
+impl NodeCert {
+    /// Reads a certificate chain (PEM, leaf first) and its private key (PEM); the key must match
+    /// the certificate and the certificate must carry a `keyraft://` identity.
+    pub fn load(cert_file: &Path, key_file: &Path) -> Result<Self, RaftNodeError> {
+        let (key, identity) = Self::read(cert_file, key_file)?;
+        Ok(NodeCert {
+            current: std::sync::RwLock::new(Arc::new(key)),
+            identity,
+            files: (cert_file.to_owned(), key_file.to_owned()),
+        })
+    }
+
+    fn read(cert_file: &Path, key_file: &Path) -> Result<(rustls::sign::CertifiedKey, PeerIdentity), RaftNodeError> {
+        let chain = read_certs(cert_file)?;
+        let key = PrivateKeyDer::from_pem_file(key_file)
+            .map_err(|e| RaftNodeError::Tls(format!("reading the private key from {}: {e}", key_file.display())))?;
+        let identity = PeerIdentity::from_certificate(&chain[0]).map_err(|e| RaftNodeError::Tls(e.to_string()))?;
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let certified = rustls::sign::CertifiedKey::from_der(chain, key, &provider)
+            .map_err(|e| RaftNodeError::Tls(format!("{} and {}: {e}", cert_file.display(), key_file.display())))?;
+        Ok((certified, identity))
+    }
+
+    /// Reads the files again and, if they hold a valid certificate and key for the same
+    /// identity, makes them current. On any error the current certificate stays.
+    pub fn reload(&self) -> Result<CertSummary, RaftNodeError> {
+        let (key, identity) = Self::read(&self.files.0, &self.files.1)?;
+        if identity != self.identity {
+            return Err(RaftNodeError::Tls(format!(
+                "{} names {identity}, not {}: keeping the current certificate",
+                self.files.0.display(),
+                self.identity
+            )));
+        }
+        let summary = summarize(key.cert.first().map(|c| c.as_ref()).unwrap_or_default())?;
+        match self.current.write() {
+            Ok(mut c) => *c = Arc::new(key),
+            Err(_) => return Err(RaftNodeError::Tls("certificate lock poisoned".into())),
+        }
+        tracing::info!(identity = %summary.identity, serial = %summary.serial, "TLS certificate reloaded");
+        Ok(summary)
+    }
+
+    /// Who the certificate names.
+    pub fn identity(&self) -> &PeerIdentity {
+        &self.identity
+    }
+
+    fn current(&self) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.current.read().ok().map(|c| c.clone())
+    }
+
+    /// The current certificate's identity, serial and expiry.
+    pub fn summary(&self) -> Result<CertSummary, RaftNodeError> {
+        let c = self.current().ok_or_else(|| RaftNodeError::Tls("certificate lock poisoned".into()))?;
+        summarize(c.cert.first().map(|c| c.as_ref()).unwrap_or_default())
+    }
+}
+
+impl rustls::server::ResolvesServerCert for NodeCert {
+    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.current()
+    }
+}
+
+impl rustls::client::ResolvesClientCert for NodeCert {
+    fn resolve(
+        &self,
+        _hints: &[&[u8]],
+        _schemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.current()
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// A node's mutual-TLS setup: its certificate ([`NodeCert`], reloadable), and the deployment CA
+/// both sides of every connection are checked against. TLS 1.3 and 1.2 on aws-lc-rs, ALPN `h2`.
 pub struct PeerTls {
     server: Arc<rustls::ServerConfig>,
     client: Arc<rustls::ClientConfig>,
-    identity: PeerIdentity,
+    cert: Arc<NodeCert>,
 }
 
 impl fmt::Debug for PeerTls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PeerTls").field("identity", &self.identity.to_string()).finish_non_exhaustive()
+        f.debug_struct("PeerTls").field("identity", &self.cert.identity.to_string()).finish_non_exhaustive()
     }
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, RaftNodeError> {
+/// The certificates of a PEM file (at least one).
+pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, RaftNodeError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect())
         .map_err(|e| RaftNodeError::Tls(format!("reading certificates from {}: {e}", path.display())))?;
@@ -121,21 +245,13 @@ impl PeerTls {
     /// Reads the node's certificate chain (PEM, leaf first), its private key (PEM) and the
     /// deployment CA (PEM).
     pub fn load(cert_file: &Path, key_file: &Path, ca_file: &Path) -> Result<Self, RaftNodeError> {
-        let chain = read_certs(cert_file)?;
-        let key = PrivateKeyDer::from_pem_file(key_file)
-            .map_err(|e| RaftNodeError::Tls(format!("reading the private key from {}: {e}", key_file.display())))?;
-        let cas = read_certs(ca_file)?;
-        Self::new(chain, key, cas)
+        Self::new(Arc::new(NodeCert::load(cert_file, key_file)?), read_certs(ca_file)?)
     }
 
-    pub fn new(
-        chain: Vec<CertificateDer<'static>>,
-        key: PrivateKeyDer<'static>,
-        cas: Vec<CertificateDer<'static>>,
-    ) -> Result<Self, RaftNodeError> {
+    /// Mutual TLS with `cert` (shared with the node's other TLS configurations, so one reload
+    /// reaches all) and the CA certificates `cas`.
+    pub fn new(cert: Arc<NodeCert>, cas: Vec<CertificateDer<'static>>) -> Result<Self, RaftNodeError> {
         let tls = |e: rustls::Error| RaftNodeError::Tls(e.to_string());
-        let leaf = chain.first().ok_or_else(|| RaftNodeError::Tls("no certificate".into()))?;
-        let identity = PeerIdentity::from_certificate(leaf).map_err(|e| RaftNodeError::Tls(e.to_string()))?;
         let mut roots = RootCertStore::empty();
         for ca in cas {
             roots.add(ca).map_err(tls)?;
@@ -149,22 +265,25 @@ impl PeerTls {
             .with_safe_default_protocol_versions()
             .map_err(tls)?
             .with_client_cert_verifier(verifier)
-            .with_single_cert(chain.clone(), key.clone_key())
-            .map_err(tls)?;
+            .with_cert_resolver(cert.clone());
         server.alpn_protocols = vec![b"h2".to_vec()];
         let mut client = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(tls)?
             .with_root_certificates(roots)
-            .with_client_auth_cert(chain, key)
-            .map_err(tls)?;
+            .with_client_cert_resolver(cert.clone());
         client.alpn_protocols = vec![b"h2".to_vec()];
-        Ok(PeerTls { server: Arc::new(server), client: Arc::new(client), identity })
+        Ok(PeerTls { server: Arc::new(server), client: Arc::new(client), cert })
+    }
+
+    /// The node's certificate (reload it to rotate).
+    pub fn cert(&self) -> &Arc<NodeCert> {
+        &self.cert
     }
 
     /// Who this node's own certificate names.
     pub fn identity(&self) -> &PeerIdentity {
-        &self.identity
+        &self.cert.identity
     }
 
     /// A connector for tonic channels to nodes of `region`: TLS with this node's certificate,

@@ -1,7 +1,8 @@
 //! The admin HTTP API: `/v1/status` (every node of the region), `/v1/replication` (outbox depth
 //! and lag per destination region), `/v1/dr/status` and `POST /v1/dr/promote` (multi-region
 //! keys: roles, epochs, forced promotion), `GET`/`POST /v1/membership` (the region's voters and
-//! learners; add a learner, promote, remove), `GET /v1/backup` and `POST /v1/restore` (an
+//! learners; add a learner, promote, remove), `GET /v1/tls` and `POST /v1/tls/reload` (the node's
+//! certificate; rotation), `GET /v1/backup` and `POST /v1/restore` (an
 //! encrypted backup of the region state; restore into a region holding no key), `/healthz`,
 //! `/readyz` (readiness) and `/metrics` (Prometheus).
 
@@ -17,6 +18,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use keyraft_core::KeyId;
 use keyraft_raft::membership::{MembershipChange, MembershipView};
+use keyraft_raft::tls::{CertSummary, NodeCert};
 use keyraft_raft::{NodeStatus, RaftNodeError};
 use keyraft_service::ops::Promotion;
 use keyraft_service::replication::DestinationStatus;
@@ -40,8 +42,9 @@ pub struct NodeEntry {
     pub error: Option<String>,
 }
 
-pub fn router(kms: Arc<Kms>, metrics: Arc<NodeMetrics>) -> Router {
+pub fn router(kms: Arc<Kms>, metrics: Arc<NodeMetrics>, tls: Option<Arc<NodeCert>>) -> Router {
     let scrape = Router::new().route("/metrics", get(scrape)).with_state(metrics);
+    let tls = Router::new().route("/v1/tls", get(tls_status)).route("/v1/tls/reload", post(tls_reload)).with_state(tls);
     Router::new()
         .route("/v1/status", get(status))
         .route("/healthz", get(healthz))
@@ -54,6 +57,24 @@ pub fn router(kms: Arc<Kms>, metrics: Arc<NodeMetrics>) -> Router {
         .route("/v1/restore", post(restore).layer(DefaultBodyLimit::max(keyraft_service::backup::MAX_RESTORE_BYTES)))
         .with_state(kms)
         .merge(scrape)
+        .merge(tls)
+}
+
+/// `GET /v1/tls`: the node's current certificate (identity, serial, expiry); 404 without `[tls]`.
+async fn tls_status(State(tls): State<Option<Arc<NodeCert>>>) -> Result<Json<CertSummary>, (StatusCode, String)> {
+    let cert = tls.ok_or((StatusCode::NOT_FOUND, "this node runs without [tls]".to_owned()))?;
+    cert.summary().map(Json).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// `POST /v1/tls/reload`: reads the node's certificate and key files again and, if they hold a
+/// valid pair naming this node, serves new TLS handshakes with them (certificate rotation; open
+/// connections keep theirs). 409 with the reason otherwise, the current certificate staying.
+async fn tls_reload(State(tls): State<Option<Arc<NodeCert>>>) -> Result<Json<CertSummary>, (StatusCode, String)> {
+    let cert = tls.ok_or((StatusCode::NOT_FOUND, "this node runs without [tls]".to_owned()))?;
+    cert.reload().map(Json).map_err(|e| {
+        tracing::warn!(error = %e, "TLS certificate reload refused");
+        (StatusCode::CONFLICT, e.to_string())
+    })
 }
 
 /// The admin API's status for a service error.

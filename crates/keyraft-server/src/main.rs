@@ -180,6 +180,26 @@ enum PkiCmd {
         #[arg(long)]
         force: bool,
     },
+    /// Issues a new certificate for one node with the CA in --out: to rotate it (--force
+    /// replaces its files; then `kill -HUP` the node or POST its admin `/v1/tls/reload`), or for
+    /// a node added to a region.
+    Issue {
+        /// The PKI directory (`ca.pem`, `ca-key.pem`).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        region: String,
+        #[arg(long)]
+        node: u64,
+        /// More host names or IP addresses (comma-separated), as for `init`.
+        #[arg(long, value_delimiter = ',')]
+        hosts: Vec<String>,
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Replace the node's existing files.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -330,7 +350,20 @@ async fn main() -> anyhow::Result<()> {
                 "keyraft node {} of {}: API {} admin {}",
                 node.config.node_id, node.config.region, node.api_url, node.admin_url
             );
-            tokio::signal::ctrl_c().await?;
+            // SIGHUP reloads the TLS certificate (rotation); SIGINT stops the node.
+            let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+            loop {
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => { r?; break; }
+                    _ = hup.recv() => match &node.tls_cert {
+                        Some(cert) => match cert.reload() {
+                            Ok(s) => tracing::info!(serial = %s.serial, "SIGHUP: certificate reloaded"),
+                            Err(e) => tracing::error!(error = %e, "SIGHUP: certificate not reloaded"),
+                        },
+                        None => tracing::warn!("SIGHUP: this node runs without [tls]"),
+                    },
+                }
+            }
             node.shutdown().await;
         }
         Cmd::Dev { data_dir, regions, base_port, run_regions, log_format, quotas } => {
@@ -439,6 +472,13 @@ async fn main() -> anyhow::Result<()> {
                 keyraft_server::pki::operator_uri(&opts.operator)
             );
             println!("Give each node [tls] cert_file/key_file; clients trust {} (AWS_CA_BUNDLE).", files.ca.display());
+        }
+        Cmd::Pki { cmd: PkiCmd::Issue { out, region, node, hosts, days, force } } => {
+            let region = Region::parse(&region).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut opts = keyraft_server::pki::PkiOptions::new(out, vec![region.clone()]);
+            (opts.hosts, opts.days, opts.force) = (hosts, days, force);
+            let n = keyraft_server::pki::issue(&opts, &region, node)?;
+            println!("{} node {}  {}  {}", n.region, n.node, n.cert.display(), n.sans.join(" "));
         }
         Cmd::Health { admin, live, timeout_ms } => {
             let url = format!("{}/{}", admin.trim_end_matches('/'), if live { "healthz" } else { "readyz" });

@@ -27,6 +27,8 @@ pub struct RunningNode {
     pub api_url: String,
     /// `http://host:port` of the admin API.
     pub admin_url: String,
+    /// The node's TLS certificate with `[tls]` (reload it to rotate: SIGHUP, `POST /v1/tls/reload`).
+    pub tls_cert: Option<Arc<keyraft_raft::tls::NodeCert>>,
     stop: watch::Sender<bool>,
     /// The AWS API stops first (see [`RunningNode::shutdown`]).
     api_stop: watch::Sender<bool>,
@@ -72,8 +74,9 @@ impl RunningNode {
             false => None,
         };
         // Read before anything binds: a bad certificate or key refuses the start.
-        let tls = config.tls.as_ref().map(crate::tls::server_config).transpose()?;
-        let peer_tls = config.tls.as_ref().map(|t| crate::tls::peer_tls(t, &config)).transpose()?;
+        let node_tls = config.tls.as_ref().map(|t| crate::tls::node_tls(t, &config)).transpose()?;
+        let tls = node_tls.as_ref().map(|t| t.api.clone());
+        let peer_tls = node_tls.as_ref().map(|t| t.peer.clone());
         let raft_listener = TcpListener::bind(&config.raft_addr)
             .await
             .with_context(|| format!("binding Raft listener {}", config.raft_addr))?;
@@ -175,7 +178,7 @@ impl RunningNode {
             }),
         };
 
-        let admin = crate::admin::router(kms.clone(), metrics);
+        let admin = crate::admin::router(kms.clone(), metrics, node_tls.as_ref().map(|t| t.cert.clone()));
         let rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(admin_listener, admin).with_graceful_shutdown(stopped(rx)).await {
@@ -195,7 +198,18 @@ impl RunningNode {
         )));
 
         tracing::info!(region = %config.region, node = config.node_id, %api_url, %admin_url, "node started");
-        Ok(RunningNode { config, region_node, kms, api_url, admin_url, stop, api_stop, api_task, tasks })
+        Ok(RunningNode {
+            config,
+            region_node,
+            kms,
+            api_url,
+            admin_url,
+            tls_cert: node_tls.map(|t| t.cert),
+            stop,
+            api_stop,
+            api_task,
+            tasks,
+        })
     }
 
     /// Initializes the region's group if this is its first start and this node is the bootstrap

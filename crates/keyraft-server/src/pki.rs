@@ -190,24 +190,7 @@ pub fn init(opts: &PkiOptions) -> anyhow::Result<PkiFiles> {
     let ca_key_pem = zeroize::Zeroizing::new(ca_key.serialize_pem());
     let issuer = Issuer::new(ca, ca_key);
 
-    let leaf = |cn: String, sans: &[String], server: bool| -> anyhow::Result<(String, zeroize::Zeroizing<String>)> {
-        let key = KeyPair::generate().context("generating a key")?;
-        let mut p = CertificateParams::default();
-        p.distinguished_name = name(&cn);
-        p.subject_alt_names = sans.iter().map(|s| san(s)).collect::<anyhow::Result<_>>()?;
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        p.extended_key_usages = match server {
-            // Nodes are servers (AWS API, Raft) and, between themselves, clients.
-            true => vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth],
-            false => vec![ExtendedKeyUsagePurpose::ClientAuth],
-        };
-        p.use_authority_key_identifier_extension = true;
-        p.not_before = not_before;
-        p.not_after = now + Duration::days(i64::from(opts.days));
-        p.serial_number = Some(serial());
-        let cert = p.signed_by(&key, &issuer).with_context(|| format!("signing the certificate of {cn}"))?;
-        Ok((cert.pem(), zeroize::Zeroizing::new(key.serialize_pem())))
-    };
+    let leaf = |cn: String, sans: &[String], server: bool| leaf(&issuer, &cn, sans, server, opts.days, now);
 
     let mut writes: Vec<(PathBuf, Vec<u8>, bool)> = Vec::new();
     for n in &files.nodes {
@@ -229,6 +212,76 @@ pub fn init(opts: &PkiOptions) -> anyhow::Result<PkiFiles> {
     for (_, bytes, _) in &mut writes {
         zeroize::Zeroize::zeroize(bytes);
     }
+    Ok(files)
+}
+
+/// A node (`server`: server and client) or operator (client only) certificate signed by `issuer`,
+/// valid from an hour before `now` for `days`: the certificate PEM and its key's PEM.
+fn leaf(
+    issuer: &Issuer<'_, KeyPair>,
+    cn: &str,
+    sans: &[String],
+    server: bool,
+    days: u32,
+    now: OffsetDateTime,
+) -> anyhow::Result<(String, zeroize::Zeroizing<String>)> {
+    let key = KeyPair::generate().context("generating a key")?;
+    let mut p = CertificateParams::default();
+    p.distinguished_name = name(cn);
+    p.subject_alt_names = sans.iter().map(|s| san(s)).collect::<anyhow::Result<_>>()?;
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = match server {
+        // Nodes are servers (AWS API, Raft) and, between themselves, clients.
+        true => vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth],
+        false => vec![ExtendedKeyUsagePurpose::ClientAuth],
+    };
+    p.use_authority_key_identifier_extension = true;
+    p.not_before = now - Duration::hours(1);
+    p.not_after = now + Duration::days(i64::from(days));
+    p.serial_number = Some(serial());
+    let cert = p.signed_by(&key, issuer).with_context(|| format!("signing the certificate of {cn}"))?;
+    Ok((cert.pem(), zeroize::Zeroizing::new(key.serialize_pem())))
+}
+
+/// Issues a new certificate for node `node` of `region` with the CA of an existing PKI in
+/// `opts.out` (`ca.pem`, `ca-key.pem`): to rotate a node's certificate (`opts.force`: replace
+/// the node's files; the node then reloads them) or for a node added to a region. SANs as
+/// `init` makes them (`opts.hosts`), valid for `opts.days`.
+pub fn issue(opts: &PkiOptions, region: &Region, node: u64) -> anyhow::Result<NodeFiles> {
+    anyhow::ensure!(node > 0, "node ids start at 1");
+    let out = &opts.out;
+    let (ca_file, ca_key_file) = (out.join("ca.pem"), out.join("ca-key.pem"));
+    let ca_pem = std::fs::read_to_string(&ca_file).with_context(|| format!("reading {}", ca_file.display()))?;
+    let ca_key_pem = zeroize::Zeroizing::new(
+        std::fs::read_to_string(&ca_key_file).with_context(|| format!("reading {}", ca_key_file.display()))?,
+    );
+    let ca_key = KeyPair::from_pem(&ca_key_pem).with_context(|| format!("{} is not a key", ca_key_file.display()))?;
+    let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key)
+        .with_context(|| format!("{} is not a CA certificate", ca_file.display()))?;
+    let files = NodeFiles {
+        region: region.clone(),
+        node,
+        cert: out.join(region.as_str()).join(format!("node{node}.pem")),
+        key: out.join(region.as_str()).join(format!("node{node}-key.pem")),
+        sans: node_sans(region, node, &opts.hosts),
+    };
+    if !opts.force {
+        for f in [&files.cert, &files.key] {
+            anyhow::ensure!(!f.exists(), "not overwriting {} (pass --force to replace it)", f.display());
+        }
+    }
+    let (cert, key) = leaf(
+        &issuer,
+        &format!("keyraft {region} node {node}"),
+        &files.sans,
+        true,
+        opts.days,
+        OffsetDateTime::now_utc(),
+    )?;
+    // The key first: a node reloading between the two writes finds a mismatch and keeps its
+    // current pair rather than a new certificate with an old key.
+    write_file(&files.key, key.as_bytes(), true)?;
+    write_file(&files.cert, cert.as_bytes(), false)?;
     Ok(files)
 }
 

@@ -11,8 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use keyraft_raft::tls::{NodeCert, PeerIdentity, PeerTls};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -23,40 +22,43 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Open connections have this long to finish their requests after shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The rustls server configuration of `[tls]` for the AWS API: the node's certificate chain and
-/// key, TLS 1.2 and 1.3 with aws-lc-rs, ALPN `http/1.1`, no client certificates (callers sign
-/// with SigV4).
-pub fn server_config(tls: &TlsConfig) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert_file)
-        .and_then(|it| it.collect())
-        .with_context(|| format!("reading certificates from {}", tls.cert_file.display()))?;
-    anyhow::ensure!(!certs.is_empty(), "{} holds no certificate", tls.cert_file.display());
-    let key = PrivateKeyDer::from_pem_file(&tls.key_file)
-        .with_context(|| format!("reading the private key from {}", tls.key_file.display()))?;
+/// A node's TLS, from `[tls]`: its certificate, reloadable ([`NodeCert::reload`]: `keyraft`
+/// reloads it on SIGHUP and on `POST /v1/tls/reload`), the AWS API's server configuration and the
+/// Raft listener's mutual TLS, all resolving that one certificate.
+#[derive(Clone)]
+pub struct NodeTls {
+    pub cert: Arc<NodeCert>,
+    pub api: Arc<rustls::ServerConfig>,
+    pub peer: Arc<PeerTls>,
+}
+
+/// Reads `[tls]`. The certificate must name this node (`keyraft://<region>/<node id>`): a node
+/// started with another node's files refuses to start rather than be refused by every peer.
+pub fn node_tls(tls: &TlsConfig, node: &crate::NodeConfig) -> anyhow::Result<NodeTls> {
+    let what = || format!("[tls] of node {} of {}", node.node_id, node.region);
+    let cert = Arc::new(NodeCert::load(&tls.cert_file, &tls.key_file).with_context(what)?);
+    let expected = PeerIdentity::Node { region: node.region.clone(), node: node.node_id };
+    anyhow::ensure!(
+        *cert.identity() == expected,
+        "{} names {}, but this node is {expected}",
+        tls.cert_file.display(),
+        cert.identity()
+    );
+    let cas = keyraft_raft::tls::read_certs(&tls.ca_file).with_context(what)?;
+    let peer = Arc::new(PeerTls::new(cert.clone(), cas).with_context(what)?);
+    Ok(NodeTls { api: api_config(cert.clone())?, cert, peer })
+}
+
+/// The rustls server configuration of the AWS API: the node's certificate, TLS 1.2 and 1.3 with
+/// aws-lc-rs, ALPN `http/1.1`, no client certificates (callers sign with SigV4).
+pub fn api_config(cert: Arc<NodeCert>) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .with_context(|| format!("{} and {}", tls.cert_file.display(), tls.key_file.display()))?;
+        .with_cert_resolver(cert);
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-/// The mutual TLS of the Raft listener (`keyraft_raft::tls`), from `[tls]`. The certificate must
-/// name this node (`keyraft://<region>/<node id>`): a node started with another node's files
-/// refuses to start rather than be refused by every peer.
-pub fn peer_tls(tls: &TlsConfig, node: &crate::NodeConfig) -> anyhow::Result<Arc<keyraft_raft::tls::PeerTls>> {
-    let peer = keyraft_raft::tls::PeerTls::load(&tls.cert_file, &tls.key_file, &tls.ca_file)
-        .with_context(|| format!("[tls] of node {} of {}", node.node_id, node.region))?;
-    let expected = keyraft_raft::tls::PeerIdentity::Node { region: node.region.clone(), node: node.node_id };
-    anyhow::ensure!(
-        *peer.identity() == expected,
-        "{} names {}, but this node is {expected}",
-        tls.cert_file.display(),
-        peer.identity()
-    );
-    Ok(Arc::new(peer))
 }
 
 /// Serves `app` over HTTPS on `listener` until `shutdown` completes, then lets open connections
@@ -119,26 +121,16 @@ mod tests {
     use crate::pki::{self, PkiOptions};
 
     #[test]
-    fn server_config_checks_the_files() {
+    fn node_tls_checks_the_files_and_reloads() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("pki");
-        pki::init(&PkiOptions::new(&dir, vec![keyraft_core::Region::parse("us-east-1").unwrap()])).unwrap();
+        let region = keyraft_core::Region::parse("us-east-1").unwrap();
+        pki::init(&PkiOptions::new(&dir, vec![region.clone()])).unwrap();
         let node = |cert: &str, key: &str| TlsConfig {
             cert_file: dir.join("us-east-1").join(cert),
             key_file: dir.join("us-east-1").join(key),
             ca_file: dir.join("ca.pem"),
         };
-        let config = server_config(&node("node1.pem", "node1-key.pem")).expect("node 1's own files");
-        assert_eq!(config.alpn_protocols, [b"http/1.1".to_vec()]);
-        // Another node's key does not go with this certificate.
-        let err = server_config(&node("node1.pem", "node2-key.pem")).expect_err("mismatched key");
-        assert!(format!("{err:#}").contains("node1.pem"), "{err:#}");
-        let err = server_config(&node("node9.pem", "node1-key.pem")).expect_err("missing file");
-        assert!(format!("{err:#}").contains("node9.pem"), "{err:#}");
-        // A key file given as the certificate holds no certificate.
-        assert!(server_config(&node("node1-key.pem", "node1-key.pem")).is_err());
-
-        // The Raft listener's mutual TLS: the certificate must name the node it is given to.
         let cfg = |id: u64| {
             let text = std::fs::read_to_string(concat!(
                 env!("CARGO_MANIFEST_DIR"),
@@ -149,15 +141,40 @@ mod tests {
             c.node_id = id;
             c
         };
-        let peer = peer_tls(&node("node1.pem", "node1-key.pem"), &cfg(1)).expect("node 1's own certificate");
-        assert_eq!(peer.identity().to_string(), "keyraft://us-east-1/1");
-        let err = peer_tls(&node("node1.pem", "node1-key.pem"), &cfg(2)).expect_err("node 1's files on node 2");
+        let t = node_tls(&node("node1.pem", "node1-key.pem"), &cfg(1)).expect("node 1's own files");
+        assert_eq!(t.api.alpn_protocols, [b"http/1.1".to_vec()]);
+        assert_eq!(t.peer.identity().to_string(), "keyraft://us-east-1/1");
+        // Another node's key does not go with this certificate.
+        let err = node_tls(&node("node1.pem", "node2-key.pem"), &cfg(1)).err().expect("mismatched key");
+        assert!(format!("{err:#}").contains("node1.pem"), "{err:#}");
+        let err = node_tls(&node("node9.pem", "node1-key.pem"), &cfg(1)).err().expect("missing file");
+        assert!(format!("{err:#}").contains("node9.pem"), "{err:#}");
+        // A key file given as the certificate holds no certificate.
+        assert!(node_tls(&node("node1-key.pem", "node1-key.pem"), &cfg(1)).is_err());
+        // The certificate must name the node it is given to.
+        let err = node_tls(&node("node1.pem", "node1-key.pem"), &cfg(2)).err().expect("node 1's files on node 2");
         assert!(
             format!("{err:#}").contains("names keyraft://us-east-1/1, but this node is keyraft://us-east-1/2"),
             "{err:#}"
         );
         let mut no_ca = node("node1.pem", "node1-key.pem");
         no_ca.ca_file = dir.join("missing-ca.pem");
-        assert!(peer_tls(&no_ca, &cfg(1)).is_err());
+        assert!(node_tls(&no_ca, &cfg(1)).is_err());
+
+        // Rotation: a new certificate for the same node is taken; another node's is refused and
+        // the current one stays.
+        let before = t.cert.summary().unwrap();
+        let mut opts = PkiOptions::new(&dir, vec![region.clone()]);
+        opts.force = true;
+        pki::issue(&opts, &region, 1).expect("issue");
+        let after = t.cert.reload().expect("reload the new certificate");
+        assert_eq!(after.identity, "keyraft://us-east-1/1");
+        assert_ne!(after.serial, before.serial);
+        assert_eq!(t.cert.summary().unwrap(), after);
+        std::fs::copy(dir.join("us-east-1/node2.pem"), dir.join("us-east-1/node1.pem")).unwrap();
+        std::fs::copy(dir.join("us-east-1/node2-key.pem"), dir.join("us-east-1/node1-key.pem")).unwrap();
+        let err = t.cert.reload().expect_err("node 2's certificate at node 1's paths");
+        assert!(err.to_string().contains("names keyraft://us-east-1/2"), "{err}");
+        assert_eq!(t.cert.summary().unwrap(), after);
     }
 }

@@ -295,9 +295,11 @@ impl PeerTls {
     /// The accepted connections of `listener`, each after a completed mutual-TLS handshake
     /// whose client certificate names a `keyraft://` identity. Failed handshakes are logged and
     /// dropped. The accept loop ends when the returned stream is dropped.
+    /// `what` names the listener in log lines ("Raft", "gRPC KMS").
     pub fn incoming(
         self: &Arc<Self>,
         listener: TcpListener,
+        what: &'static str,
     ) -> impl futures::Stream<Item = Result<PeerConn, io::Error>> + Send + 'static {
         let (tx, rx) = mpsc::channel::<Result<PeerConn, io::Error>>(64);
         let acceptor = TlsAcceptor::from(self.server.clone());
@@ -307,7 +309,7 @@ impl PeerTls {
                     accepted = listener.accept() => match accepted {
                         Ok(a) => a,
                         Err(e) => {
-                            tracing::warn!(error = %e, "accepting a Raft connection");
+                            tracing::warn!(error = %e, listener = what, "accepting a connection");
                             tokio::time::sleep(Duration::from_millis(50)).await;
                             continue;
                         }
@@ -320,11 +322,11 @@ impl PeerTls {
                     let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                         Ok(Ok(s)) => s,
                         Ok(Err(e)) => {
-                            tracing::warn!(%remote, error = %e, "refused a Raft connection: TLS handshake failed");
+                            tracing::warn!(%remote, error = %e, listener = what, "refused a connection: TLS handshake failed");
                             return;
                         }
                         Err(_) => {
-                            tracing::warn!(%remote, "refused a Raft connection: TLS handshake timed out");
+                            tracing::warn!(%remote, listener = what, "refused a connection: TLS handshake timed out");
                             return;
                         }
                     };
@@ -337,11 +339,11 @@ impl PeerTls {
                     let identity = match identity {
                         Some(Ok(id)) => id,
                         Some(Err(e)) => {
-                            tracing::warn!(%remote, error = %e, "refused a Raft connection");
+                            tracing::warn!(%remote, error = %e, listener = what, "refused a connection");
                             return;
                         }
                         None => {
-                            tracing::warn!(%remote, "refused a Raft connection without a client certificate");
+                            tracing::warn!(%remote, listener = what, "refused a connection without a client certificate");
                             return;
                         }
                     };

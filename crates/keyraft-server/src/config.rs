@@ -70,6 +70,15 @@ pub struct NodeConfig {
     /// but configuration keeping regions apart. For `keyraft dev` and tests on one machine.
     #[serde(default)]
     pub plaintext: bool,
+    /// The gRPC KMS API listener (`host:port`; `keyraft.kms.v1`, `keyraft kms`): mutual TLS
+    /// only, so it needs `[tls]`. Off when absent.
+    #[serde(default)]
+    pub grpc_addr: Option<String>,
+    /// `[[grpc_principals]]`: the client-certificate identities (`keyraft://operator/<name>`)
+    /// that may call the gRPC KMS API, each as an AWS principal (`identity`, `account_id`,
+    /// `principal`, `policies`). None: every gRPC call is refused.
+    #[serde(default)]
+    pub grpc_principals: Vec<keyraft_grpc::GrpcPrincipal>,
 }
 
 /// `[tls]` of the node config (`keyraft pki init` writes the files). The AWS API serves HTTPS
@@ -183,6 +192,11 @@ impl NodeConfig {
             (Some(_), true) => anyhow::bail!("[tls] and plaintext = true contradict each other"),
             _ => {}
         }
+        anyhow::ensure!(
+            self.grpc_addr.is_none() || self.tls.is_some(),
+            "grpc_addr needs [tls]: the gRPC KMS API is served over mutual TLS only"
+        );
+        keyraft_grpc::Principals::new(&self.grpc_principals)?;
         for r in &self.regions {
             anyhow::ensure!(r.name != self.region, "region {} lists itself under [[regions]]", r.name);
             r.public_key()?;
@@ -250,6 +264,9 @@ mod tests {
         let err = plain.validate().expect_err("no [tls] and no plaintext");
         assert!(err.to_string().contains("plaintext = true"), "{err}");
         plain.plaintext = true;
+        let err = plain.validate().expect_err("the gRPC KMS API without TLS");
+        assert!(err.to_string().contains("grpc_addr needs [tls]"), "{err}");
+        plain.grpc_addr = None;
         plain.validate().expect("explicit plaintext");
         let mut both = cfg;
         both.plaintext = true;

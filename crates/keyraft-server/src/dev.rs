@@ -203,6 +203,9 @@ pub fn configs(opts: &DevOptions) -> anyhow::Result<(Vec<NodeConfig>, (String, S
                 audit: Default::default(),
                 tls: None,
                 plaintext: true,
+                // The gRPC KMS API needs mutual TLS; dev runs plaintext.
+                grpc_addr: None,
+                grpc_principals: Vec::new(),
             };
             if let Some(t) = opts.tweak {
                 t(&mut cfg);

@@ -10,6 +10,7 @@
 //! - [`dev`]: `keyraft dev`: two regions × three nodes in one process.
 //! - [`metrics`]: `NodeMetrics`, the node's Prometheus metrics (`/metrics`) and request observer.
 //! - [`link`]: the cross-region link over gRPC (multi-region keys) and its fault-injection seam.
+//! - [`kms_cli`]: `keyraft kms …`: the gRPC KMS API for operators (mutual TLS, JSON output).
 //! - [`dr`]: `keyraft dr status|promote`: multi-region key roles, epochs, forced promotion.
 //! - [`status`]: `keyraft status`: a region's nodes, leader, term and indexes.
 //! - [`secrets`]: root key files and dev credentials.
@@ -25,6 +26,7 @@ pub mod cluster;
 pub mod config;
 pub mod dev;
 pub mod dr;
+pub mod kms_cli;
 pub mod link;
 pub mod metrics;
 pub mod node;

@@ -69,6 +69,8 @@ enum Cmd {
     },
     /// Load generator: ops/s and latency percentiles of keyraft (or OpenBao transit).
     Bench(Box<keyraft_server::bench::BenchArgs>),
+    /// The gRPC KMS API for operators (mutual TLS with the operator certificate); prints JSON.
+    Kms(Box<keyraft_server::kms_cli::KmsArgs>),
     /// Multi-region keys in a region: roles, epochs, replication; forced DR promotion.
     Dr {
         #[command(subcommand)]
@@ -437,6 +439,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Bench(args) => {
             keyraft_server::bench::run(*args).await?;
         }
+        Cmd::Kms(args) => keyraft_server::kms_cli::run(*args).await?,
         Cmd::Audit { cmd: AuditCmd::Verify { files } } => {
             if !keyraft_server::audit::verify_files(&files, &mut std::io::stdout().lock())? {
                 std::process::exit(1);

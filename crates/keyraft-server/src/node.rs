@@ -30,9 +30,9 @@ pub struct RunningNode {
     /// The node's TLS certificate with `[tls]` (reload it to rotate: SIGHUP, `POST /v1/tls/reload`).
     pub tls_cert: Option<Arc<keyraft_raft::tls::NodeCert>>,
     stop: watch::Sender<bool>,
-    /// The AWS API stops first (see [`RunningNode::shutdown`]).
+    /// The client-facing APIs (AWS, gRPC KMS) stop first (see [`RunningNode::shutdown`]).
     api_stop: watch::Sender<bool>,
-    api_task: JoinHandle<()>,
+    api_tasks: Vec<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -86,6 +86,14 @@ impl RunningNode {
         let admin_listener = TcpListener::bind(&config.admin_addr)
             .await
             .with_context(|| format!("binding admin listener {}", config.admin_addr))?;
+        // The gRPC KMS API: mutual TLS only (`validate` refuses grpc_addr without [tls]).
+        let grpc_listener = match &config.grpc_addr {
+            Some(addr) => {
+                Some(TcpListener::bind(addr).await.with_context(|| format!("binding gRPC KMS listener {addr}"))?)
+            }
+            None => None,
+        };
+        let grpc_principals = Arc::new(keyraft_grpc::Principals::new(&config.grpc_principals)?);
         let (mut api_url, admin_url) = (url(&api_listener)?, url(&admin_listener)?);
         if tls.is_some() {
             api_url = api_url.replacen("http://", "https://", 1);
@@ -132,7 +140,7 @@ impl RunningNode {
         let shutdown = stopped(stop_rx.clone());
         tasks.push(match &peer_tls {
             Some(t) => {
-                let served = grpc.serve_with_incoming_shutdown(t.incoming(raft_listener), shutdown);
+                let served = grpc.serve_with_incoming_shutdown(t.incoming(raft_listener, "Raft"), shutdown);
                 tokio::spawn(async move {
                     if let Err(e) = served.await {
                         tracing::error!(error = %e, "raft gRPC server (mutual TLS) failed");
@@ -151,6 +159,20 @@ impl RunningNode {
             }
         });
 
+        // The client-facing APIs stop on their own signal, before Raft (`shutdown`).
+        let (api_stop, api_rx) = watch::channel(false);
+        let mut api_tasks = Vec::new();
+        if let (Some(listener), Some(t)) = (grpc_listener, &peer_tls) {
+            let served = tonic::transport::Server::builder()
+                .add_service(keyraft_grpc::KmsGrpc::server(kms.clone(), grpc_principals))
+                .serve_with_incoming_shutdown(t.incoming(listener, "gRPC KMS"), stopped(api_rx.clone()));
+            api_tasks.push(tokio::spawn(async move {
+                if let Err(e) = served.await {
+                    tracing::error!(error = %e, "gRPC KMS API server failed");
+                }
+            }));
+        }
+
         let metrics = Arc::new(crate::metrics::NodeMetrics::new(kms.clone()));
         let mut observers = vec![metrics.clone() as Arc<dyn keyraft_aws::Observer>];
         observers.extend(audit);
@@ -164,8 +186,8 @@ impl RunningNode {
             quotas,
             secure_transport: tls.is_some(),
         }));
-        let (api_stop, rx) = watch::channel(false);
-        let api_task = match tls {
+        let rx = api_rx;
+        api_tasks.push(match tls {
             Some(tls) => tokio::spawn(crate::tls::serve(api_listener, tls, api, stopped(rx))),
             None => tokio::spawn(async move {
                 if let Err(e) =
@@ -176,7 +198,7 @@ impl RunningNode {
                     tracing::error!(error = %e, "AWS API server failed");
                 }
             }),
-        };
+        });
 
         let admin = crate::admin::router(kms.clone(), metrics, node_tls.as_ref().map(|t| t.cert.clone()));
         let rx = stop_rx.clone();
@@ -207,7 +229,7 @@ impl RunningNode {
             tls_cert: node_tls.map(|t| t.cert),
             stop,
             api_stop,
-            api_task,
+            api_tasks,
             tasks,
         })
     }
@@ -230,15 +252,19 @@ impl RunningNode {
         m.current_leader.ok_or_else(|| anyhow::anyhow!("no leader"))
     }
 
-    /// Stops the node without failing a request it accepted: the AWS API stops accepting
-    /// connections and its requests in flight finish first (up to 10 s; they may still need
+    /// Stops the node without failing a request it accepted: the AWS API (and the gRPC KMS API)
+    /// stop accepting connections and their requests in flight finish first (up to 10 s; they may still need
     /// Raft: a write forwarded to the leader, a read barrier), then Raft, the Raft listener,
     /// the admin API and the background tasks stop. A client whose connection is refused meanwhile
     /// can go to another node of the region (its request was never received).
     pub async fn shutdown(self) {
         let _ = self.api_stop.send(true);
-        if tokio::time::timeout(API_DRAIN, self.api_task).await.is_err() {
-            tracing::warn!("AWS API requests still running after {API_DRAIN:?}; stopping anyway");
+        let deadline = tokio::time::Instant::now() + API_DRAIN;
+        for t in self.api_tasks {
+            if tokio::time::timeout_at(deadline, t).await.is_err() {
+                tracing::warn!("API requests still running after {API_DRAIN:?}; stopping anyway");
+                break;
+            }
         }
         let _ = self.stop.send(true);
         self.region_node.shutdown().await;

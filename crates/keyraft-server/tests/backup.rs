@@ -298,8 +298,15 @@ async fn a_backup_restores_into_a_fresh_region() {
         assert!(tokio::time::Instant::now() < deadline, "the lagging node did not catch up");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let snapshot = target.node(R, lagging).region_node.raft().metrics().borrow().snapshot;
-    assert!(snapshot.is_some_and(|l| l.index >= restore_index), "no snapshot on the lagging node: {snapshot:?}");
+    // Raft's metrics follow the state machine a moment later.
+    loop {
+        let snapshot = target.node(R, lagging).region_node.raft().metrics().borrow().snapshot;
+        if snapshot.is_some_and(|l| l.index >= restore_index) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no snapshot on the lagging node: {snapshot:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let on_lagging = restored_part(&target, lagging, &source_contents);
     assert_eq!(on_lagging.aliases, source_contents.aliases);
     assert_eq!(on_lagging.grants, source_contents.grants);

@@ -112,7 +112,8 @@ impl Kms {
 
     /// Proposes a command (forwarded to the leader by the node) and maps the apply result.
     pub(crate) async fn propose(&self, command: Command) -> Result<Applied, KmsError> {
-        let id = RequestId(self.random());
+        // An explicit idempotency key (gRPC edge) derives the id; otherwise it is random.
+        let id = RequestId(crate::committed::next_request_id().unwrap_or_else(|| self.random()));
         let (applied, index) = self.node.write_indexed(id, command).await?;
         if let Some(i) = index {
             crate::committed::note(i);

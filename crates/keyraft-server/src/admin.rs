@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use keyraft_core::KeyId;
 use keyraft_raft::membership::{MembershipChange, MembershipView};
-use keyraft_raft::tls::{CertSummary, NodeCert};
+use keyraft_raft::tls::{CertSummary, NodeCert, PeerIdentity};
 use keyraft_raft::{NodeStatus, RaftNodeError};
 use keyraft_service::ops::Promotion;
 use keyraft_service::replication::DestinationStatus;
@@ -43,23 +43,77 @@ pub struct NodeEntry {
 }
 
 pub fn router(kms: Arc<Kms>, metrics: Arc<NodeMetrics>, tls: Option<Arc<NodeCert>>) -> Router {
+    // With [tls] the admin API is HTTPS and the operations that change or export the region need
+    // an operator's client certificate; without it (`keyraft dev`) everything is open.
+    let gate = Gate { operator_required: tls.is_some() };
     let scrape = Router::new().route("/metrics", get(scrape)).with_state(metrics);
-    let tls = Router::new().route("/v1/tls", get(tls_status)).route("/v1/tls/reload", post(tls_reload)).with_state(tls);
+    let open_tls = Router::new().route("/v1/tls", get(tls_status)).with_state(tls.clone());
+    let operator_tls = Router::new().route("/v1/tls/reload", post(tls_reload)).with_state(tls);
+    let operator = Router::new()
+        .route("/v1/dr/promote", post(dr_promote))
+        .route("/v1/membership", post(change_membership))
+        .route("/v1/backup", get(backup))
+        .route("/v1/restore", post(restore).layer(DefaultBodyLimit::max(keyraft_service::backup::MAX_RESTORE_BYTES)))
+        .with_state(kms.clone())
+        .merge(operator_tls)
+        .layer(axum::middleware::from_fn_with_state(gate, require_operator));
     Router::new()
         .route("/v1/status", get(status))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/v1/replication", get(replication))
         .route("/v1/dr/status", get(dr_status))
-        .route("/v1/dr/promote", post(dr_promote))
-        .route("/v1/membership", get(membership).post(change_membership))
-        .route("/v1/backup", get(backup))
-        .route("/v1/restore", post(restore).layer(DefaultBodyLimit::max(keyraft_service::backup::MAX_RESTORE_BYTES)))
+        .route("/v1/membership", get(membership))
         .with_state(kms)
         .merge(scrape)
-        .merge(tls)
+        .merge(open_tls)
+        .merge(operator)
 }
 
+/// Whether the operator routes need an operator certificate (the admin API serves HTTPS).
+#[derive(Clone, Copy)]
+struct Gate {
+    operator_required: bool,
+}
+
+/// Who the TLS client certificate of an admin request names (`None`: no certificate). The HTTPS
+/// listener puts it in every request's extensions (`crate::tls::serve`).
+#[derive(Debug, Clone)]
+pub struct ClientIdentity(pub Option<PeerIdentity>);
+
+/// Lets an operator route through only for a client certificate naming an operator
+/// (`keyraft://operator/<name>`, issued by the deployment CA: the TLS layer checked the chain);
+/// 403 otherwise, the request unseen by the handler. Each admitted request is logged with the
+/// operator's name.
+async fn require_operator(
+    State(gate): State<Gate>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if !gate.operator_required {
+        return next.run(req).await;
+    }
+    let who = req.extensions().get::<ClientIdentity>().and_then(|c| c.0.clone());
+    match who {
+        Some(PeerIdentity::Operator(name)) => {
+            tracing::info!(operator = %name, method = %req.method(), path = %req.uri().path(), "admin operation");
+            next.run(req).await
+        }
+        other => {
+            let shown = other.map_or("no client certificate".to_owned(), |i| i.to_string());
+            tracing::warn!(client = %shown, method = %req.method(), path = %req.uri().path(), "admin operation refused");
+            (
+                StatusCode::FORBIDDEN,
+                format!(
+                    "{} {} needs an operator client certificate (keyraft://operator/<name>) of the deployment CA; the request had {shown}\n",
+                    req.method(),
+                    req.uri().path()
+                ),
+            )
+                .into_response()
+        }
+    }
+}
 /// `GET /v1/tls`: the node's current certificate (identity, serial, expiry); 404 without `[tls]`.
 async fn tls_status(State(tls): State<Option<Arc<NodeCert>>>) -> Result<Json<CertSummary>, (StatusCode, String)> {
     let cert = tls.ok_or((StatusCode::NOT_FOUND, "this node runs without [tls]".to_owned()))?;

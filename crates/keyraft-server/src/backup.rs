@@ -39,12 +39,7 @@ impl Written {
 /// Fetches a backup file from a node's admin URL.
 pub async fn fetch(admin: &str) -> anyhow::Result<Vec<u8>> {
     let u = url(admin, "/v1/backup");
-    let resp = reqwest::get(&u).await.with_context(|| format!("GET {u}"))?;
-    let status = resp.status();
-    if !status.is_success() {
-        anyhow::bail!("{u} answered {status}: {}", resp.text().await.unwrap_or_default().trim());
-    }
-    Ok(resp.bytes().await.with_context(|| format!("reading the answer of {u}"))?.to_vec())
+    Ok(crate::admin_client::AdminClient::global().get(&u).await?.ok(&u)?.to_vec())
 }
 
 /// `keyraft backup`: fetches a backup and writes it to `out` (mode 0600); refuses to replace an
@@ -101,18 +96,8 @@ pub fn write_file(path: &Path, bytes: &[u8], force: bool) -> anyhow::Result<()> 
 /// Posts a backup file to a node's admin URL for restore.
 pub async fn post_restore(admin: &str, file: Vec<u8>) -> anyhow::Result<BackupSummary> {
     let u = url(admin, "/v1/restore");
-    let resp = reqwest::Client::new()
-        .post(&u)
-        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-        .body(file)
-        .send()
-        .await
-        .with_context(|| format!("POST {u}"))?;
-    let status = resp.status();
-    if !status.is_success() {
-        anyhow::bail!("{u} refused the restore ({status}): {}", resp.text().await.unwrap_or_default().trim());
-    }
-    Ok(resp.json().await?)
+    let answer = crate::admin_client::AdminClient::global().post(&u, "application/octet-stream", file).await?;
+    answer.json(&u).context("the restore was refused")
 }
 
 /// `keyraft restore`: reads a backup file and restores it through `admin`.

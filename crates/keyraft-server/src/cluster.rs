@@ -3,6 +3,8 @@
 
 use keyraft_raft::membership::{MembershipChange, MembershipView};
 
+use crate::admin_client::AdminClient;
+
 fn url(admin: &str) -> String {
     format!("{}/v1/membership", admin.trim_end_matches('/'))
 }
@@ -10,20 +12,13 @@ fn url(admin: &str) -> String {
 /// The membership as the node at `admin` knows it.
 pub async fn members(admin: &str) -> anyhow::Result<MembershipView> {
     let u = url(admin);
-    let resp = reqwest::get(&u).await?;
-    anyhow::ensure!(resp.status().is_success(), "{u} answered {}", resp.status());
-    Ok(resp.json().await?)
+    AdminClient::global().get(&u).await?.json(&u)
 }
 
 /// Makes `change` through the node at `admin` (it runs on the region's leader).
 pub async fn change(admin: &str, change: &MembershipChange) -> anyhow::Result<MembershipView> {
     let u = url(admin);
-    let resp = reqwest::Client::new().post(&u).json(change).send().await?;
-    let status = resp.status();
-    if !status.is_success() {
-        anyhow::bail!("{u} answered {status}: {}", resp.text().await.unwrap_or_default());
-    }
-    Ok(resp.json().await?)
+    AdminClient::global().post_json(&u, change).await?.json(&u)
 }
 
 /// The membership as `keyraft cluster` prints it.

@@ -72,19 +72,12 @@ fn url(endpoint: &str, path: &str) -> String {
 
 pub async fn fetch_status(endpoint: &str) -> anyhow::Result<DrStatus> {
     let u = url(endpoint, "/v1/dr/status");
-    let resp = reqwest::get(&u).await?;
-    anyhow::ensure!(resp.status().is_success(), "{u} answered {}", resp.status());
-    Ok(resp.json().await?)
+    crate::admin_client::AdminClient::global().get(&u).await?.json(&u)
 }
 
 pub async fn promote(endpoint: &str, req: &PromoteRequest) -> anyhow::Result<Vec<Promotion>> {
     let u = url(endpoint, "/v1/dr/promote");
-    let resp = reqwest::Client::new().post(&u).json(req).send().await?;
-    let status = resp.status();
-    if !status.is_success() {
-        anyhow::bail!("{u} answered {status}: {}", resp.text().await.unwrap_or_default());
-    }
-    Ok(resp.json().await?)
+    crate::admin_client::AdminClient::global().post_json(&u, req).await?.json(&u)
 }
 
 pub fn render_status(s: &DrStatus) -> String {

@@ -4,8 +4,6 @@
 //! Mutating operations carry `--idempotency-key`; without one a random key is made and printed
 //! on stderr, so the same command can be repeated safely with it.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -20,15 +18,6 @@ pub struct KmsArgs {
     /// A node's gRPC KMS API (its `grpc_addr`), e.g. https://127.0.0.1:7031.
     #[arg(long)]
     pub endpoint: String,
-    /// The client certificate (PEM), e.g. pki/operator.pem.
-    #[arg(long)]
-    pub cert: PathBuf,
-    /// Its private key (PEM), e.g. pki/operator-key.pem.
-    #[arg(long)]
-    pub key: PathBuf,
-    /// The deployment CA (PEM), e.g. pki/ca.pem.
-    #[arg(long)]
-    pub ca: PathBuf,
     /// The idempotency key of a mutating operation (1-64 printable characters); default a
     /// random one, printed on stderr.
     #[arg(long)]
@@ -166,8 +155,18 @@ fn failed(s: tonic::Status) -> anyhow::Error {
 }
 
 /// Runs one operation and prints its answer.
-pub async fn run(args: KmsArgs) -> anyhow::Result<()> {
-    let tls = keyraft_grpc::ClientTls::load(&args.cert, &args.key, &args.ca)?;
+/// Runs one operation. `ca`, `cert` and `key` are the binary's global `--ca`, `--cert`, `--key`
+/// (or `KEYRAFT_CA`, `KEYRAFT_CERT`, `KEYRAFT_KEY`): the gRPC API needs all three.
+pub async fn run(
+    args: KmsArgs,
+    ca: Option<&std::path::Path>,
+    cert: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let (Some(ca), Some(cert), Some(key)) = (ca, cert, key) else {
+        anyhow::bail!("the gRPC KMS API needs --ca (the deployment CA), --cert and --key (a client certificate)");
+    };
+    let tls = keyraft_grpc::ClientTls::load(cert, key, ca)?;
     let mut client = tls.client(&args.endpoint)?;
     let idempotency_key = args.idempotency_key.clone();
     let out = call(&mut client, args.op, move || match idempotency_key {

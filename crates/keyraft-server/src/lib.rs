@@ -7,6 +7,7 @@
 //! - [`backup`]: `keyraft backup|restore`: an encrypted backup of a region, restore into a fresh one.
 //! - [`admin`]: the admin HTTP API (`/v1/status`, `/v1/replication`, `/v1/dr/…`, `/healthz`, `/readyz`, `/metrics`).
 //! - [`cluster`]: `keyraft cluster members|add-learner|promote|remove`: a region's membership.
+//! - [`admin_client`]: the admin API's client (plain HTTP, or HTTPS with the CA and an operator certificate).
 //! - [`dev`]: `keyraft dev`: two regions × three nodes in one process.
 //! - [`metrics`]: `NodeMetrics`, the node's Prometheus metrics (`/metrics`) and request observer.
 //! - [`link`]: the cross-region link over gRPC (multi-region keys) and its fault-injection seam.
@@ -19,6 +20,7 @@
 //! - [`bench`]: `keyraft bench`: load generator for keyraft and OpenBao transit.
 
 pub mod admin;
+pub mod admin_client;
 pub mod audit;
 pub mod backup;
 pub mod bench;

@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use keyraft_core::Region;
 use keyraft_raft::SystemClock;
+use keyraft_server::admin_client::AdminClient;
 use keyraft_server::dev::{self, DevOptions};
 use keyraft_server::{NodeConfig, RunningNode};
 use keyraft_service::OsEntropy;
@@ -24,6 +25,16 @@ use keyraft_service::OsEntropy;
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
+    /// For an https:// admin URL (a node with [tls]): the deployment CA, e.g. pki/ca.pem.
+    #[arg(long, global = true, env = "KEYRAFT_CA")]
+    ca: Option<PathBuf>,
+    /// The operator's client certificate (PEM) for the admin operations that need one
+    /// (backup, restore, membership changes, DR promotion, TLS reload).
+    #[arg(long, global = true, env = "KEYRAFT_CERT", requires = "key")]
+    cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long, global = true, env = "KEYRAFT_KEY", requires = "cert")]
+    key: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -341,6 +352,9 @@ fn init_tracing(format: LogFormat) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let (ca, cert, key) = (cli.ca, cli.cert, cli.key);
+    // The admin API client of status, dr, cluster, backup, restore and health.
+    AdminClient::set_global(AdminClient::from_args(ca.as_deref(), cert.as_deref(), key.as_deref())?);
     match cli.command {
         Cmd::Serve { config, log_format } => {
             init_tracing(log_format);
@@ -439,7 +453,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Bench(args) => {
             keyraft_server::bench::run(*args).await?;
         }
-        Cmd::Kms(args) => keyraft_server::kms_cli::run(*args).await?,
+        Cmd::Kms(args) => keyraft_server::kms_cli::run(*args, ca.as_deref(), cert.as_deref(), key.as_deref()).await?,
         Cmd::Audit { cmd: AuditCmd::Verify { files } } => {
             if !keyraft_server::audit::verify_files(&files, &mut std::io::stdout().lock())? {
                 std::process::exit(1);
@@ -485,12 +499,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::Health { admin, live, timeout_ms } => {
             let url = format!("{}/{}", admin.trim_end_matches('/'), if live { "healthz" } else { "readyz" });
-            let client = reqwest::Client::builder().timeout(std::time::Duration::from_millis(timeout_ms)).build()?;
-            match client.get(&url).send().await {
-                Ok(resp) if resp.status().is_success() => println!("{url}: {}", resp.status()),
-                Ok(resp) => {
-                    let status = resp.status();
-                    println!("{url}: {status} {}", resp.text().await.unwrap_or_default().trim());
+            let client = AdminClient::global().timeout(std::time::Duration::from_millis(timeout_ms));
+            match client.get(&url).await {
+                Ok(a) if a.status.is_success() => println!("{url}: {}", a.status),
+                Ok(a) => {
+                    println!("{url}: {} {}", a.status, String::from_utf8_lossy(&a.body).trim());
                     std::process::exit(1);
                 }
                 Err(e) => {

@@ -25,7 +25,7 @@ pub struct RunningNode {
     pub kms: Arc<Kms>,
     /// `http://host:port` (`https://` with `[tls]`) of the AWS API.
     pub api_url: String,
-    /// `http://host:port` of the admin API.
+    /// `http://host:port` of the admin API (`https://` with `[tls]`).
     pub admin_url: String,
     /// The node's TLS certificate with `[tls]` (reload it to rotate: SIGHUP, `POST /v1/tls/reload`).
     pub tls_cert: Option<Arc<keyraft_raft::tls::NodeCert>>,
@@ -94,9 +94,10 @@ impl RunningNode {
             None => None,
         };
         let grpc_principals = Arc::new(keyraft_grpc::Principals::new(&config.grpc_principals)?);
-        let (mut api_url, admin_url) = (url(&api_listener)?, url(&admin_listener)?);
+        let (mut api_url, mut admin_url) = (url(&api_listener)?, url(&admin_listener)?);
         if tls.is_some() {
             api_url = api_url.replacen("http://", "https://", 1);
+            admin_url = admin_url.replacen("http://", "https://", 1);
         }
 
         let mut region_config = config.region_config();
@@ -202,11 +203,14 @@ impl RunningNode {
 
         let admin = crate::admin::router(kms.clone(), metrics, node_tls.as_ref().map(|t| t.cert.clone()));
         let rx = stop_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = axum::serve(admin_listener, admin).with_graceful_shutdown(stopped(rx)).await {
-                tracing::error!(error = %e, "admin server failed");
-            }
-        }));
+        tasks.push(match node_tls.as_ref().map(|t| t.admin.clone()) {
+            Some(tls) => tokio::spawn(crate::tls::serve(admin_listener, tls, admin, stopped(rx))),
+            None => tokio::spawn(async move {
+                if let Err(e) = axum::serve(admin_listener, admin).with_graceful_shutdown(stopped(rx)).await {
+                    tracing::error!(error = %e, "admin server failed");
+                }
+            }),
+        });
 
         tasks.push(tokio::spawn(keyraft_service::housekeeping::run(
             kms.clone(),

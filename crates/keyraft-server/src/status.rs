@@ -1,20 +1,17 @@
 //! `keyraft status --endpoint URL`: a region's nodes, leader, term and indexes.
 
 use crate::admin::RegionStatus;
+use crate::admin_client::AdminClient;
 
 pub async fn fetch(endpoint: &str) -> anyhow::Result<RegionStatus> {
     let url = format!("{}/v1/status", endpoint.trim_end_matches('/'));
-    let resp = reqwest::get(&url).await?;
-    anyhow::ensure!(resp.status().is_success(), "{url} answered {}", resp.status());
-    Ok(resp.json().await?)
+    AdminClient::global().get(&url).await?.json(&url)
 }
 
 /// `/v1/replication` of the same node.
 pub async fn fetch_replication(endpoint: &str) -> anyhow::Result<crate::admin::ReplicationReport> {
     let url = format!("{}/v1/replication", endpoint.trim_end_matches('/'));
-    let resp = reqwest::get(&url).await?;
-    anyhow::ensure!(resp.status().is_success(), "{url} answered {}", resp.status());
-    Ok(resp.json().await?)
+    AdminClient::global().get(&url).await?.json(&url)
 }
 
 /// The replication section of `keyraft status`: per destination region, the outbox depth, the

@@ -12,6 +12,7 @@ use anyhow::Context;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::TokioIo;
 use keyraft_raft::tls::{NodeCert, PeerIdentity, PeerTls};
+use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -29,6 +30,9 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct NodeTls {
     pub cert: Arc<NodeCert>,
     pub api: Arc<rustls::ServerConfig>,
+    /// The admin API: HTTPS, a client certificate of the deployment CA optional (the operator
+    /// routes require an operator's, `crate::admin`).
+    pub admin: Arc<rustls::ServerConfig>,
     pub peer: Arc<PeerTls>,
 }
 
@@ -45,8 +49,31 @@ pub fn node_tls(tls: &TlsConfig, node: &crate::NodeConfig) -> anyhow::Result<Nod
         cert.identity()
     );
     let cas = keyraft_raft::tls::read_certs(&tls.ca_file).with_context(what)?;
-    let peer = Arc::new(PeerTls::new(cert.clone(), cas).with_context(what)?);
-    Ok(NodeTls { api: api_config(cert.clone())?, cert, peer })
+    let peer = Arc::new(PeerTls::new(cert.clone(), cas.clone()).with_context(what)?);
+    Ok(NodeTls { api: api_config(cert.clone())?, admin: admin_config(cert.clone(), cas)?, cert, peer })
+}
+
+/// The admin API's server configuration: the node's certificate; a client certificate is asked
+/// for and, when given, must chain to the deployment CA (else the handshake fails); without one
+/// the client reaches only the routes that need none.
+pub fn admin_config(
+    cert: Arc<NodeCert>,
+    cas: Vec<CertificateDer<'static>>,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in cas {
+        roots.add(ca)?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_cert_resolver(cert);
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 /// The rustls server configuration of the AWS API: the node's certificate, TLS 1.2 and 1.3 with
@@ -78,7 +105,7 @@ pub async fn serve(
                 Ok(a) => a,
                 Err(e) => {
                     // Out of file descriptors and the like: do not spin.
-                    tracing::warn!(error = %e, "accepting an AWS API connection");
+                    tracing::warn!(error = %e, "accepting an HTTPS connection");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -99,8 +126,17 @@ pub async fn serve(
                     return;
                 }
             };
+            // Who the client certificate names, if the listener asked for one and got it.
+            let identity = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|leaf| PeerIdentity::from_certificate(leaf).ok());
+            let client = crate::admin::ClientIdentity(identity);
             let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
+                req.extensions_mut().insert(client.clone());
                 tower_service::Service::call(&mut app.clone(), req)
             });
             let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);

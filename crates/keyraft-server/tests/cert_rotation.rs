@@ -2,7 +2,8 @@
 //! (`keyraft pki issue --force`) and reloads it (`POST /v1/tls/reload`, as SIGHUP does) while
 //! clients run Encrypt and CreateKey against all three nodes. New handshakes on the AWS API and
 //! on the mutual-TLS Raft listener present the new certificate, Raft between the nodes goes on
-//! with the new client certificates, and no request fails.
+//! with the new client certificates, and no request fails. The admin API is HTTPS and its
+//! operations that change or export the region need an operator certificate.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +14,7 @@ use aws_sdk_kms::primitives::Blob;
 use aws_smithy_http_client::tls;
 use keyraft_core::Region;
 use keyraft_raft::tls::CertSummary;
+use keyraft_server::admin_client::{AdminClient, Answer};
 use keyraft_server::config::TlsConfig;
 use keyraft_server::pki::{self, PkiOptions};
 use keyraft_server::NodeConfig;
@@ -85,8 +87,20 @@ async fn presented(addr: &str, alpn: &[u8]) -> CertSummary {
     CertSummary::of(leaf).expect("summary")
 }
 
-async fn reload(admin: &str) -> reqwest::Response {
-    reqwest::Client::new().post(format!("{admin}/v1/tls/reload")).send().await.expect("reload")
+/// The admin API client with the operator's certificate (`who` = "operator"), a node's
+/// ("us-east-1/node2"), or none.
+fn admin_client(who: Option<&str>) -> AdminClient {
+    let dir = pki_dir();
+    let client = who.map(|w| (dir.join(format!("{w}.pem")), dir.join(format!("{w}-key.pem"))));
+    AdminClient::with_tls(&dir.join("ca.pem"), client.as_ref().map(|(c, k)| (c.as_path(), k.as_path())))
+        .expect("admin client")
+}
+
+async fn reload(admin: &str) -> Answer {
+    admin_client(Some("operator"))
+        .post(&format!("{admin}/v1/tls/reload"), "application/json", Vec::new())
+        .await
+        .expect("reload")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -146,8 +160,7 @@ async fn every_node_rotates_its_certificate_under_load_without_a_failed_request(
 
         pki::issue(&opts, &region, n).expect("issue a new certificate");
         let resp = reload(&node.admin_url).await;
-        assert!(resp.status().is_success(), "node {n} reload: {}", resp.status());
-        let after: CertSummary = resp.json().await.expect("summary");
+        let after: CertSummary = resp.json("reload").expect("node reload");
         assert_ne!(after.serial, before.serial, "node {n}: a new certificate");
         assert_eq!(presented(&api_addr, b"http/1.1").await, after, "node {n}: AWS API handshakes get the new one");
         assert_eq!(presented(&raft_addr, b"h2").await, after, "node {n}: Raft handshakes get the new one");
@@ -189,15 +202,46 @@ async fn every_node_rotates_its_certificate_under_load_without_a_failed_request(
 
     // A reload of files that do not hold this node's certificate is refused; the current one stays.
     let node1 = c.node(R, 1);
-    let current: CertSummary =
-        reqwest::get(format!("{}/v1/tls", node1.admin_url)).await.expect("GET /v1/tls").json().await.expect("json");
+    let url = format!("{}/v1/tls", node1.admin_url);
+    let current: CertSummary = admin_client(None).get(&url).await.expect("GET /v1/tls").json(&url).expect("json");
     std::fs::copy(pki_dir().join(R).join("node2.pem"), pki_dir().join(R).join("node1.pem")).expect("copy");
     std::fs::copy(pki_dir().join(R).join("node2-key.pem"), pki_dir().join(R).join("node1-key.pem")).expect("copy");
     let resp = reload(&node1.admin_url).await;
-    assert_eq!(resp.status(), reqwest::StatusCode::CONFLICT);
-    let why = resp.text().await.expect("text");
+    assert_eq!(resp.status.as_u16(), 409);
+    let why = String::from_utf8_lossy(&resp.body).to_string();
     assert!(why.contains("names keyraft://us-east-1/2"), "{why}");
     let api_addr = node1.api_url.trim_start_matches("https://").to_owned();
     assert_eq!(presented(&api_addr, b"http/1.1").await, current);
+
+    // The admin API is HTTPS; the operations that change or export the region need the operator's
+    // certificate: without one, or with a node's, they are refused (403) before they run.
+    assert!(node1.admin_url.starts_with("https://"), "{}", node1.admin_url);
+    for (who, client) in
+        [("no certificate", admin_client(None)), ("a node's certificate", admin_client(Some("us-east-1/node3")))]
+    {
+        for (method, path) in [
+            ("POST", "/v1/tls/reload"),
+            ("GET", "/v1/backup"),
+            ("POST", "/v1/membership"),
+            ("POST", "/v1/dr/promote"),
+            ("POST", "/v1/restore"),
+        ] {
+            let url = format!("{}{path}", node1.admin_url);
+            let a = match method {
+                "GET" => client.get(&url).await,
+                _ => client.post(&url, "application/json", b"{}".to_vec()).await,
+            }
+            .expect("answered");
+            assert_eq!(a.status.as_u16(), 403, "{who}: {method} {path}: {}", String::from_utf8_lossy(&a.body));
+            assert!(String::from_utf8_lossy(&a.body).contains("operator client certificate"), "{who} {path}");
+        }
+        // Reading stays open to any client that trusts the CA.
+        let s = format!("{}/v1/status", node1.admin_url);
+        assert!(client.get(&s).await.expect("status").status.is_success(), "{who}: /v1/status");
+    }
+    assert_eq!(reload(&node1.admin_url).await.status.as_u16(), 409, "the operator gets past the gate");
+    // A client that does not trust the deployment CA does not get through the handshake.
+    let plain = node1.admin_url.replacen("https://", "http://", 1);
+    assert!(AdminClient::plain().get(&format!("{plain}/healthz")).await.is_err(), "plain HTTP to the HTTPS admin port");
     c.shutdown().await;
 }

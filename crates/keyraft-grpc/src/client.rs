@@ -2,21 +2,14 @@
 //! and key, the deployment CA, and a server that must present a node certificate of that CA
 //! (`keyraft://<region>/<node>`, any region) valid for the host dialled.
 
-use std::future::Future;
-use std::io;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use hyper_util::rt::TokioIo;
-use keyraft_raft::tls::PeerIdentity;
+use keyraft_raft::tls::PeerConnector;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::RootCertStore;
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::{Channel, Endpoint};
 
 use crate::error::GrpcError;
 use crate::pb::kms_client::KmsClient;
@@ -85,55 +78,7 @@ impl ClientTls {
         }
         // The scheme is `http` for tonic: the connector does the TLS handshake.
         let ep = Endpoint::from_shared(format!("http://{authority}")).map_err(|e| bad(e.to_string()))?;
-        let channel = ep.connect_with_connector_lazy(Connector { config: self.config.clone() });
+        let channel = ep.connect_with_connector_lazy(PeerConnector::new(self.config.clone(), None));
         Ok(KmsClient::new(channel))
-    }
-}
-
-/// The tonic connector of [`ClientTls`].
-#[derive(Clone)]
-struct Connector {
-    config: Arc<rustls::ClientConfig>,
-}
-
-type Connecting =
-    Pin<Box<dyn Future<Output = Result<TokioIo<tokio_rustls::client::TlsStream<TcpStream>>, io::Error>> + Send>>;
-
-impl tower_service::Service<Uri> for Connector {
-    type Response = TokioIo<tokio_rustls::client::TlsStream<TcpStream>>;
-    type Error = io::Error;
-    type Future = Connecting;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, uri: Uri) -> Connecting {
-        let config = self.config.clone();
-        Box::pin(async move {
-            let invalid = |why: String| io::Error::new(io::ErrorKind::InvalidInput, why);
-            let host = uri.host().ok_or_else(|| invalid(format!("{uri}: no host")))?;
-            let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-            let port = uri.port_u16().ok_or_else(|| invalid(format!("{uri}: no port")))?;
-            let name = ServerName::try_from(host.clone()).map_err(|e| invalid(format!("{host}: {e}")))?;
-            let tcp = TcpStream::connect((host.as_str(), port)).await?;
-            let _ = tcp.set_nodelay(true);
-            let stream = TlsConnector::from(config).connect(name, tcp).await?;
-            let leaf = stream.get_ref().1.peer_certificates().and_then(|c| c.first());
-            match leaf.map(|l| PeerIdentity::from_certificate(l)) {
-                Some(Ok(PeerIdentity::Node { .. })) => Ok(TokioIo::new(stream)),
-                other => Err(io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    format!(
-                        "{host}:{port} is not a keyraft node ({})",
-                        match other {
-                            Some(Ok(id)) => id.to_string(),
-                            Some(Err(e)) => e.to_string(),
-                            None => "no certificate".into(),
-                        }
-                    ),
-                )),
-            }
-        })
     }
 }

@@ -289,7 +289,7 @@ impl PeerTls {
     /// A connector for tonic channels to nodes of `region`: TLS with this node's certificate,
     /// and a server certificate that names a node of `region`, or the connection fails.
     pub fn connector(self: &Arc<Self>, region: Region) -> PeerConnector {
-        PeerConnector { tls: self.clone(), region }
+        PeerConnector::new(self.client.clone(), Some(region))
     }
 
     /// The accepted connections of `listener`, each after a completed mutual-TLS handshake
@@ -410,11 +410,20 @@ impl AsyncWrite for PeerConn {
     }
 }
 
-/// The tonic connector of [`PeerTls::connector`].
+/// A tonic connector to keyraft nodes: TLS with `config` (the deployment CA; a client certificate
+/// if it has one), and a server certificate that names a node: of `region` when given
+/// ([`PeerTls::connector`]: Raft peers, shipment destinations), of any region otherwise (the
+/// gRPC KMS API's clients). Anything else fails the connection.
 #[derive(Clone)]
 pub struct PeerConnector {
-    tls: Arc<PeerTls>,
-    region: Region,
+    config: Arc<rustls::ClientConfig>,
+    region: Option<Region>,
+}
+
+impl PeerConnector {
+    pub fn new(config: Arc<rustls::ClientConfig>, region: Option<Region>) -> Self {
+        PeerConnector { config, region }
+    }
 }
 
 type Connecting =
@@ -430,7 +439,7 @@ impl tower_service::Service<Uri> for PeerConnector {
     }
 
     fn call(&mut self, uri: Uri) -> Connecting {
-        let (tls, region) = (self.tls.clone(), self.region.clone());
+        let (config, region) = (self.config.clone(), self.region.clone());
         Box::pin(async move {
             let invalid = |why: String| io::Error::new(io::ErrorKind::InvalidInput, why);
             let host = uri.host().ok_or_else(|| invalid(format!("{uri}: no host")))?;
@@ -439,18 +448,24 @@ impl tower_service::Service<Uri> for PeerConnector {
             let name = ServerName::try_from(host.clone()).map_err(|e| invalid(format!("{host}: {e}")))?;
             let tcp = TcpStream::connect((host.as_str(), port)).await?;
             let _ = tcp.set_nodelay(true);
-            let stream = TlsConnector::from(tls.client.clone()).connect(name, tcp).await?;
+            let stream = TlsConnector::from(config).connect(name, tcp).await?;
             let leaf = stream.get_ref().1.peer_certificates().and_then(|c| c.first());
             let identity = leaf
                 .map(|l| PeerIdentity::from_certificate(l))
                 .transpose()
                 .map_err(|e| io::Error::new(io::ErrorKind::PermissionDenied, e.to_string()))?;
+            let wanted = match &region {
+                Some(r) => format!("a node of region {r}"),
+                None => "a keyraft node".to_owned(),
+            };
             match identity {
-                Some(PeerIdentity::Node { region: r, .. }) if r == region => Ok(TokioIo::new(stream)),
+                Some(PeerIdentity::Node { region: r, .. }) if region.as_ref().is_none_or(|want| *want == r) => {
+                    Ok(TokioIo::new(stream))
+                }
                 other => Err(io::Error::new(
                     io::ErrorKind::PermissionDenied,
                     format!(
-                        "{host}:{port} presented {}, not a node of region {region}",
+                        "{host}:{port} presented {}, not {wanted}",
                         other.map_or("no identity".to_owned(), |i| i.to_string())
                     ),
                 )),

@@ -11,14 +11,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_sdk_kms::primitives::Blob;
-use aws_smithy_http_client::tls;
 use keyraft_core::Region;
 use keyraft_raft::tls::CertSummary;
 use keyraft_server::admin_client::{AdminClient, Answer};
-use keyraft_server::config::TlsConfig;
 use keyraft_server::pki::{self, PkiOptions};
 use keyraft_server::NodeConfig;
-use keyraft_testkit::{sdk_client, Cluster};
+use keyraft_testkit::{use_pki, Cluster};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
@@ -37,24 +35,11 @@ fn pki_dir() -> &'static Path {
 
 fn with_tls(cfg: &mut NodeConfig) {
     cfg.heartbeat_ms = Some(50);
-    let dir = pki_dir();
-    cfg.tls = Some(TlsConfig {
-        cert_file: dir.join(R).join(format!("node{}.pem", cfg.node_id)),
-        key_file: dir.join(R).join(format!("node{}-key.pem", cfg.node_id)),
-        ca_file: dir.join("ca.pem"),
-    });
-    cfg.plaintext = false;
+    use_pki(cfg, pki_dir());
 }
 
-fn https_client(endpoint: &str, cluster: &Cluster) -> aws_sdk_kms::Client {
-    let ca = std::fs::read(pki_dir().join("ca.pem")).expect("ca.pem");
-    let trust = tls::TrustStore::empty().with_native_roots(false).with_pem_certificate(ca);
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
-        .tls_context(tls::TlsContext::builder().with_trust_store(trust).build().expect("TLS context"))
-        .build_https();
-    let base = sdk_client(endpoint, R, &cluster.info.access_key_id, &cluster.info.secret_access_key);
-    aws_sdk_kms::Client::from_conf(base.config().to_builder().http_client(http).build())
+fn https_client(c: &Cluster, n: u64) -> aws_sdk_kms::Client {
+    c.https_client(R, n, &std::fs::read(pki_dir().join("ca.pem")).expect("ca.pem"))
 }
 
 /// The certificate a fresh TLS handshake with `addr` gets (presenting the operator's client
@@ -106,7 +91,7 @@ async fn reload(admin: &str) -> Answer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_node_rotates_its_certificate_under_load_without_a_failed_request() {
     let mut c = Cluster::ready_with(&[R], with_tls).await.expect("cluster over TLS");
-    let clients: Vec<aws_sdk_kms::Client> = (1..=3).map(|n| https_client(&c.node(R, n).api_url, &c)).collect();
+    let clients: Vec<aws_sdk_kms::Client> = (1..=3).map(|n| https_client(&c, n)).collect();
     let key = clients[0].create_key().send().await.expect("CreateKey").key_metadata.expect("meta").key_id;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -188,7 +173,7 @@ async fn every_node_rotates_its_certificate_under_load_without_a_failed_request(
     let made = clients[0].create_key().description("while node 3 restarts").send().await.expect("CreateKey");
     let made = made.key_metadata.expect("meta").key_id;
     c.start_node(R, 3).await.expect("restart node 3");
-    let c3 = https_client(&c.node(R, 3).api_url, &c);
+    let c3 = https_client(&c, 3);
     let mut seen = false;
     for _ in 0..100 {
         if c3.describe_key().key_id(&made).send().await.is_ok() {

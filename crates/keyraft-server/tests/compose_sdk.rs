@@ -4,19 +4,12 @@
 //! the containers.
 
 use aws_sdk_kms::primitives::Blob;
-use aws_smithy_http_client::tls;
-use keyraft_testkit::sdk_client;
+use keyraft_testkit::https_sdk_client;
 
 fn client(endpoint: &str, region: &str, dev: &serde_json::Value, ca: &[u8]) -> aws_sdk_kms::Client {
-    let trust = tls::TrustStore::empty().with_native_roots(false).with_pem_certificate(ca.to_vec());
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
-        .tls_context(tls::TlsContext::builder().with_trust_store(trust).build().expect("TLS context"))
-        .build_https();
     let ak = dev["access_key_id"].as_str().expect("access_key_id");
     let sk = dev["secret_access_key"].as_str().expect("secret_access_key");
-    let base = sdk_client(endpoint, region, ak, sk);
-    aws_sdk_kms::Client::from_conf(base.config().to_builder().http_client(http).build())
+    https_sdk_client(endpoint, region, ak, sk, ca)
 }
 
 #[tokio::test]

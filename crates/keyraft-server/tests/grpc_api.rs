@@ -10,15 +10,14 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use aws_sdk_kms::primitives::Blob;
-use aws_smithy_http_client::tls;
+
 use keyraft_core::{AccountId, Region};
 use keyraft_grpc::pb::kms_client::KmsClient;
 use keyraft_grpc::pb::{self};
 use keyraft_grpc::{ClientTls, GrpcPrincipal};
-use keyraft_server::config::TlsConfig;
 use keyraft_server::pki::{self, PkiOptions};
 use keyraft_server::NodeConfig;
-use keyraft_testkit::{sdk_client, Cluster};
+use keyraft_testkit::{use_pki, Cluster};
 use tonic::transport::Channel;
 use tonic::Code;
 
@@ -75,14 +74,7 @@ fn principal(identity: &str, principal: Option<&str>) -> GrpcPrincipal {
 /// and `nobody` as an IAM user without identity policies (`stranger` is not mapped).
 fn with_grpc(cfg: &mut NodeConfig) {
     cfg.heartbeat_ms = Some(50);
-    let dir = pki_dirs().0;
-    let region = dir.join(cfg.region.as_str());
-    cfg.tls = Some(TlsConfig {
-        cert_file: region.join(format!("node{}.pem", cfg.node_id)),
-        key_file: region.join(format!("node{}-key.pem", cfg.node_id)),
-        ca_file: dir.join("ca.pem"),
-    });
-    cfg.plaintext = false;
+    use_pki(cfg, pki_dirs().0);
     let port = keyraft_testkit::free_ports(1).first().copied().expect("a free port");
     cfg.grpc_addr = Some(format!("127.0.0.1:{port}"));
     cfg.grpc_principals = vec![
@@ -106,14 +98,7 @@ fn operator(c: &Cluster, n: u64) -> KmsClient<Channel> {
 }
 
 fn https_client(c: &Cluster, n: u64) -> aws_sdk_kms::Client {
-    let ca = std::fs::read(pki_dirs().0.join("ca.pem")).expect("ca.pem");
-    let trust = tls::TrustStore::empty().with_native_roots(false).with_pem_certificate(ca);
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
-        .tls_context(tls::TlsContext::builder().with_trust_store(trust).build().expect("TLS context"))
-        .build_https();
-    let base = sdk_client(&c.node(USE1, n).api_url, USE1, &c.info.access_key_id, &c.info.secret_access_key);
-    aws_sdk_kms::Client::from_conf(base.config().to_builder().http_client(http).build())
+    c.https_client(USE1, n, &std::fs::read(pki_dirs().0.join("ca.pem")).expect("ca.pem"))
 }
 
 fn exception(s: &tonic::Status) -> Option<&str> {

@@ -7,10 +7,9 @@ use std::sync::OnceLock;
 use aws_sdk_kms::primitives::Blob;
 use aws_smithy_http_client::tls;
 use keyraft_core::Region;
-use keyraft_server::config::TlsConfig;
 use keyraft_server::pki::{self, PkiOptions};
 use keyraft_server::NodeConfig;
-use keyraft_testkit::{sdk_client, Cluster};
+use keyraft_testkit::{sdk_client, use_pki, Cluster};
 
 const REGION: &str = "us-east-1";
 
@@ -19,14 +18,7 @@ static PKI_DIR: OnceLock<PathBuf> = OnceLock::new();
 
 fn with_tls(cfg: &mut NodeConfig) {
     cfg.heartbeat_ms = Some(50);
-    let dir = PKI_DIR.get().expect("PKI created before the cluster");
-    let region = dir.join(cfg.region.as_str());
-    cfg.tls = Some(TlsConfig {
-        cert_file: region.join(format!("node{}.pem", cfg.node_id)),
-        key_file: region.join(format!("node{}-key.pem", cfg.node_id)),
-        ca_file: dir.join("ca.pem"),
-    });
-    cfg.plaintext = false;
+    use_pki(cfg, PKI_DIR.get().expect("PKI created before the cluster"));
 }
 
 fn regions(names: &[&str]) -> Vec<Region> {

@@ -10,16 +10,14 @@ use std::time::Duration;
 
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::KeySpec;
-use aws_smithy_http_client::tls;
 use keyraft_core::Region;
 use keyraft_raft::network::{Clients, Rpc};
 use keyraft_raft::replication::RegionLinks;
 use keyraft_raft::tls::PeerTls;
 use keyraft_raft::{NodeStatus, RaftNodeError};
-use keyraft_server::config::TlsConfig;
 use keyraft_server::pki::{self, PkiOptions};
 use keyraft_server::NodeConfig;
-use keyraft_testkit::{sdk_client, Cluster};
+use keyraft_testkit::{use_pki, Cluster};
 
 const USE1: &str = "us-east-1";
 const EUW1: &str = "eu-west-1";
@@ -42,14 +40,7 @@ fn pki_dirs() -> (&'static Path, &'static Path) {
 
 fn with_tls(cfg: &mut NodeConfig) {
     cfg.heartbeat_ms = Some(50);
-    let dir = pki_dirs().0;
-    let region = dir.join(cfg.region.as_str());
-    cfg.tls = Some(TlsConfig {
-        cert_file: region.join(format!("node{}.pem", cfg.node_id)),
-        key_file: region.join(format!("node{}-key.pem", cfg.node_id)),
-        ca_file: dir.join("ca.pem"),
-    });
-    cfg.plaintext = false;
+    use_pki(cfg, pki_dirs().0);
 }
 
 /// A node's (or the operator's) certificate and key from `dir`, as a peer would present them.
@@ -61,17 +52,6 @@ fn node_peer(dir: &Path, region: &str, n: u64) -> Arc<PeerTls> {
     peer(dir, &format!("{region}/node{n}.pem"), &format!("{region}/node{n}-key.pem"))
 }
 
-fn https_client(endpoint: &str, region: &str, cluster: &Cluster) -> aws_sdk_kms::Client {
-    let ca = std::fs::read(pki_dirs().0.join("ca.pem")).expect("ca.pem");
-    let trust = tls::TrustStore::empty().with_native_roots(false).with_pem_certificate(ca);
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
-        .tls_context(tls::TlsContext::builder().with_trust_store(trust).build().expect("TLS context"))
-        .build_https();
-    let base = sdk_client(endpoint, region, &cluster.info.access_key_id, &cluster.info.secret_access_key);
-    aws_sdk_kms::Client::from_conf(base.config().to_builder().http_client(http).build())
-}
-
 fn r(s: &str) -> Region {
     Region::parse(s).expect("region")
 }
@@ -80,7 +60,8 @@ fn r(s: &str) -> Region {
 async fn regions_run_and_replicate_over_mutual_tls_and_refuse_other_certificates() {
     let (ours, theirs) = pki_dirs();
     let c = Cluster::ready_with(&[USE1, EUW1], with_tls).await.expect("two regions over mutual TLS");
-    let client = |region: &str, n: u64| https_client(&c.node(region, n).api_url, region, &c);
+    let ca = std::fs::read(ours.join("ca.pem")).expect("ca.pem");
+    let client = |region: &str, n: u64| c.https_client(region, n, &ca);
 
     // Raft works over mutual TLS (leaders were elected; a write goes through the leader from any
     // node), and so do shipments: a multi-region key made in us-east-1 decrypts in eu-west-1.

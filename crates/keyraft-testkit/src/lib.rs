@@ -420,6 +420,45 @@ pub async fn create_key_spec(
     out.key_metadata().expect("metadata").key_id().to_owned()
 }
 
+/// `aws-sdk-kms` over HTTPS whose trust store holds exactly the certificates of `ca_pem` (a
+/// deployment CA, PEM), no system roots: as a user of a TLS deployment configures it.
+pub fn https_sdk_client(
+    endpoint: &str,
+    region: &str,
+    access_key_id: &str,
+    secret: &str,
+    ca_pem: &[u8],
+) -> aws_sdk_kms::Client {
+    use aws_smithy_http_client::tls;
+    let trust = tls::TrustStore::empty().with_native_roots(false).with_pem_certificate(ca_pem.to_vec());
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+        .tls_context(tls::TlsContext::builder().with_trust_store(trust).build().expect("TLS context"))
+        .build_https();
+    let base = sdk_client(endpoint, region, access_key_id, secret);
+    aws_sdk_kms::Client::from_conf(base.config().to_builder().http_client(http).build())
+}
+
+/// Gives node `cfg` the `[tls]` of a `keyraft pki init` directory `pki` (its own certificate and
+/// key, the CA) and turns plain text off.
+pub fn use_pki(cfg: &mut NodeConfig, pki: &Path) {
+    let region = pki.join(cfg.region.as_str());
+    cfg.tls = Some(keyraft_server::config::TlsConfig {
+        cert_file: region.join(format!("node{}.pem", cfg.node_id)),
+        key_file: region.join(format!("node{}-key.pem", cfg.node_id)),
+        ca_file: pki.join("ca.pem"),
+    });
+    cfg.plaintext = false;
+}
+
+impl Cluster {
+    /// [`https_sdk_client`] for a node of a cluster running with `[tls]`, trusting `ca_pem`.
+    pub fn https_client(&self, region: &str, node: u64, ca_pem: &[u8]) -> aws_sdk_kms::Client {
+        let endpoint = &self.node(region, node).api_url;
+        https_sdk_client(endpoint, region, &self.info.access_key_id, &self.info.secret_access_key, ca_pem)
+    }
+}
+
 /// An unmodified `aws-sdk-kms` client, as a user would build one.
 pub fn sdk_client(endpoint: &str, region: &str, access_key_id: &str, secret: &str) -> aws_sdk_kms::Client {
     let creds = aws_credential_types::Credentials::new(access_key_id, secret, None, None, "keyraft-test");

@@ -3,7 +3,7 @@
 //! operations that need one, the operator's client certificate. One request per connection
 //! (hyper's HTTP/1.1 client over tokio-rustls on aws-lc-rs).
 //!
-//! The binary configures it once from `--ca`/`--cert`/`--key` (or `KEYRAFT_CA`, `KEYRAFT_CERT`,
+//! The binary configures it once from `--ca`/`--client-cert`/`--client-key` (or `KEYRAFT_CA`, `KEYRAFT_CERT`,
 //! `KEYRAFT_KEY`) with [`AdminClient::set_global`]; the commands use [`AdminClient::global`].
 
 use std::path::Path;
@@ -85,14 +85,14 @@ impl AdminClient {
         Ok(AdminClient { tls: Some(Arc::new(config)), timeout: None })
     }
 
-    /// From the command line's (or environment's) `--ca`, `--cert`, `--key`.
+    /// From the command line's (or environment's) `--ca`, `--client-cert`, `--client-key`.
     pub fn from_args(ca: Option<&Path>, cert: Option<&Path>, key: Option<&Path>) -> anyhow::Result<Self> {
         match (ca, cert, key) {
             (None, None, None) => Ok(Self::plain()),
-            (None, _, _) => anyhow::bail!("--cert and --key need --ca (the deployment CA)"),
+            (None, _, _) => anyhow::bail!("--client-cert and --client-key need --ca (the deployment CA)"),
             (Some(ca), Some(c), Some(k)) => Self::with_tls(ca, Some((c, k))),
             (Some(ca), None, None) => Self::with_tls(ca, None),
-            (Some(_), _, _) => anyhow::bail!("--cert and --key go together"),
+            (Some(_), _, _) => anyhow::bail!("--client-cert and --client-key go together"),
         }
     }
 

@@ -1,4 +1,4 @@
-//! `keyraft kms --endpoint https://HOST:PORT --cert operator.pem --key operator-key.pem --ca
+//! `keyraft kms --endpoint https://HOST:PORT --client-cert operator.pem --client-key operator-key.pem --ca
 //! ca.pem <operation> …`: the gRPC KMS API for operators. Prints the answer as JSON (blobs in
 //! base64, as the aws CLI does); a failure prints the AWS exception name and exits non-zero.
 //! Mutating operations carry `--idempotency-key`; without one a random key is made and printed
@@ -155,7 +155,7 @@ fn failed(s: tonic::Status) -> anyhow::Error {
 }
 
 /// Runs one operation and prints its answer.
-/// Runs one operation. `ca`, `cert` and `key` are the binary's global `--ca`, `--cert`, `--key`
+/// Runs one operation. `ca`, `cert` and `key` are the binary's global `--ca`, `--client-cert`, `--client-key`
 /// (or `KEYRAFT_CA`, `KEYRAFT_CERT`, `KEYRAFT_KEY`): the gRPC API needs all three.
 pub async fn run(
     args: KmsArgs,
@@ -164,7 +164,9 @@ pub async fn run(
     key: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let (Some(ca), Some(cert), Some(key)) = (ca, cert, key) else {
-        anyhow::bail!("the gRPC KMS API needs --ca (the deployment CA), --cert and --key (a client certificate)");
+        anyhow::bail!(
+            "the gRPC KMS API needs --ca (the deployment CA), --client-cert and --client-key (a client certificate)"
+        );
     };
     let tls = keyraft_grpc::ClientTls::load(cert, key, ca)?;
     let mut client = tls.client(&args.endpoint)?;

@@ -28,12 +28,12 @@ struct Cli {
     /// For an https:// admin URL (a node with [tls]): the deployment CA, e.g. pki/ca.pem.
     #[arg(long, global = true, env = "KEYRAFT_CA")]
     ca: Option<PathBuf>,
-    /// The operator's client certificate (PEM) for the admin operations that need one
-    /// (backup, restore, membership changes, DR promotion, TLS reload).
-    #[arg(long, global = true, env = "KEYRAFT_CERT", requires = "key")]
+    /// A client certificate (PEM): the operator's, for the admin operations that need one
+    /// (backup, restore, membership changes, DR promotion, TLS reload) and for `keyraft kms`.
+    #[arg(long = "client-cert", global = true, env = "KEYRAFT_CERT", requires = "key")]
     cert: Option<PathBuf>,
     /// Its private key (PEM).
-    #[arg(long, global = true, env = "KEYRAFT_KEY", requires = "cert")]
+    #[arg(long = "client-key", global = true, env = "KEYRAFT_KEY", requires = "cert")]
     key: Option<PathBuf>,
 }
 
@@ -559,4 +559,16 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks over every subcommand (two arguments with one long name, a
+    /// `requires` naming nothing, …), which otherwise fire only when that subcommand runs.
+    #[test]
+    fn cli_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

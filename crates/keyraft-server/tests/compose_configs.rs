@@ -1,26 +1,47 @@
 //! The node config templates of the compose deployment (`cluster-config/compose/`), rendered as
-//! `scripts/compose-up` renders them, parse and are consistent with each other and with
-//! `docker-compose.yml` (service names, mounts, ports). Runs without Docker.
+//! `scripts/compose-up` renders them (two regions, and three with `--third-region`), parse and
+//! are consistent with each other and with `docker-compose.yml` and
+//! `docker-compose.third-region.yml` (service names, mounts, ports). Runs without Docker.
 
 use keyraft_server::NodeConfig;
 
-const REGIONS: [(&str, &str); 2] = [("us-east-1", "use1"), ("eu-west-1", "euw1")];
+const TWO: &[(&str, &str)] = &[("us-east-1", "use1"), ("eu-west-1", "euw1")];
+const THREE: &[(&str, &str)] = &[("us-east-1", "use1"), ("eu-west-1", "euw1"), ("ap-south-1", "aps1")];
+
+/// A region's transport public key in the rendered configs.
+fn pubkey(region: &str) -> String {
+    format!("{:02x}", region.len()).repeat(32)
+}
+
+/// compose-up's `peers REGION`: a [[regions]] section for every other region of the deployment.
+fn peers(region: &str, deployment: &[(&str, &str)]) -> String {
+    deployment
+        .iter()
+        .filter(|(r, _)| *r != region)
+        .map(|(r, short)| {
+            let addrs: Vec<String> = (1..=3).map(|n| format!("\"keyraft-{short}-{n}:7100\"")).collect();
+            format!(
+                "[[regions]]\nname = \"{r}\"\ntransport_public_key = \"{}\"\nraft_addrs = [{}]\n\n",
+                pubkey(r),
+                addrs.join(", ")
+            )
+        })
+        .collect()
+}
 
 fn root() -> String {
     concat!(env!("CARGO_MANIFEST_DIR"), "/../../cluster-config/compose").to_owned()
 }
 
 /// What `scripts/compose-up` substitutes (with random values there).
-fn render(template: &str) -> String {
-    let mut s = template.to_owned();
+fn render(template: &str, region: &str, deployment: &[(&str, &str)]) -> String {
+    let mut s = template.replace("@PEER_REGIONS@", &peers(region, deployment));
     for (k, v) in [
         ("@ACCOUNT_ID@", "111122223333"),
         ("@ROOT_ACCESS_KEY_ID@", "AKIAAAAAAAAAAAAAAAAA"),
         ("@ROOT_SECRET_ACCESS_KEY@", "0123456789012345678901234567890123456789"),
         ("@USER_ACCESS_KEY_ID@", "AKIABBBBBBBBBBBBBBBB"),
         ("@USER_SECRET_ACCESS_KEY@", "abcdefghijabcdefghijabcdefghijabcdefghij"),
-        ("@USE1_TRANSPORT_PUBLIC_KEY@", &"11".repeat(32)),
-        ("@EUW1_TRANSPORT_PUBLIC_KEY@", &"22".repeat(32)),
         ("@QUOTAS_ENABLED@", "false"),
     ] {
         s = s.replace(k, v);
@@ -32,12 +53,23 @@ fn render(template: &str) -> String {
 
 #[test]
 fn compose_node_configs_render_and_agree() {
-    let compose = std::fs::read_to_string(format!("{}/docker-compose.yml", root())).unwrap();
-    for (region, short) in REGIONS {
-        let other = REGIONS.iter().find(|(r, _)| *r != region).unwrap();
+    let main = std::fs::read_to_string(format!("{}/docker-compose.yml", root())).unwrap();
+    let third = std::fs::read_to_string(format!("{}/docker-compose.third-region.yml", root())).unwrap();
+    // The node settings are the same in both files (anchors do not reach across files).
+    let x_node = |f: &str| f[f.find("x-node: &node").unwrap()..f.find("services:").unwrap()].to_owned();
+    assert_eq!(x_node(&main), x_node(&third));
+    for deployment in [TWO, THREE] {
+        check(deployment, &format!("{main}\n{third}"));
+    }
+    // The third region's services are only in its own file.
+    assert!(!main.contains("keyraft-aps1-") && third.contains("  keyraft-aps1-1:\n"));
+}
+
+fn check(deployment: &[(&str, &str)], compose: &str) {
+    for &(region, short) in deployment {
         for n in 1..=3u64 {
             let path = format!("{}/{region}/node{n}.toml", root());
-            let text = render(&std::fs::read_to_string(&path).unwrap());
+            let text = render(&std::fs::read_to_string(&path).unwrap(), region, deployment);
             let cfg: NodeConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
             cfg.validate().unwrap_or_else(|e| panic!("{path}: {e}"));
             assert_eq!((cfg.region.as_str(), cfg.node_id), (region, n));
@@ -61,12 +93,13 @@ fn compose_node_configs_render_and_agree() {
             // Peers are the region's three services; the other region is reached by its services.
             let peers: Vec<_> = cfg.peers.iter().map(|p| (p.id, p.raft_addr.clone())).collect();
             assert_eq!(peers, (1..=3).map(|i| (i, format!("keyraft-{short}-{i}:7100"))).collect::<Vec<_>>());
-            assert_eq!(cfg.regions.len(), 1);
-            assert_eq!(cfg.regions[0].name.as_str(), other.0);
-            assert_eq!(
-                cfg.regions[0].raft_addrs,
-                (1..=3).map(|i| format!("keyraft-{}-{i}:7100", other.1)).collect::<Vec<_>>()
-            );
+            let others: Vec<_> = deployment.iter().filter(|(r, _)| *r != region).collect();
+            assert_eq!(cfg.regions.len(), others.len());
+            for (got, (name, oshort)) in cfg.regions.iter().zip(others) {
+                assert_eq!(got.name.as_str(), *name);
+                assert_eq!(got.transport_public_key, pubkey(name));
+                assert_eq!(got.raft_addrs, (1..=3).map(|i| format!("keyraft-{oshort}-{i}:7100")).collect::<Vec<_>>());
+            }
             // The account root and dev-user.
             let ids = keyraft_aws::Identities::new(&cfg.credentials).unwrap();
             assert_eq!(
@@ -83,7 +116,7 @@ fn compose_node_configs_render_and_agree() {
         }
     }
     // Client ports are published on loopback only.
-    for line in compose.lines().filter(|l| l.trim_start().starts_with("- \"") && l.contains(":70")) {
+    for line in compose.lines().filter(|l| l.trim_start().starts_with("- \"") && l.contains(":7")) {
         assert!(line.contains("\"127.0.0.1:"), "published beyond loopback: {line}");
     }
 }

@@ -321,8 +321,8 @@ async fn keyraft_kms_cli_creates_encrypts_and_decrypts() {
     let kms = |n: u64, args: Vec<String>| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keyraft"));
         cmd.arg("kms").arg("--endpoint").arg(endpoint(&c, n));
-        cmd.arg("--cert").arg(dir.join("operator.pem"));
-        cmd.arg("--key").arg(dir.join("operator-key.pem"));
+        cmd.arg("--client-cert").arg(dir.join("operator.pem"));
+        cmd.arg("--client-key").arg(dir.join("operator-key.pem"));
         cmd.arg("--ca").arg(dir.join("ca.pem"));
         cmd.args(args);
         async move {

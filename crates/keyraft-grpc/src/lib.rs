@@ -3,7 +3,9 @@
 //! errors are the AWS API's.
 //!
 //! - [`server`]: `KmsGrpc`, the tonic service: the caller from the client certificate, the
-//!   idempotency scope of mutating requests, one method per operation.
+//!   idempotency scope of mutating requests, one method per operation; every call told to the
+//!   node's observers (`keyraft_aws::Observer`: audit trail, metrics, key last usage) as an AWS
+//!   API request, fail-closed.
 //! - [`principals`]: `[[grpc_principals]]` of the node config: certificate identity → caller.
 //! - [`idempotency`]: explicit idempotency keys → Raft request ids.
 //! - [`client`]: a mutual-TLS client (`keyraft kms`, tests).

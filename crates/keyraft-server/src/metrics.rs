@@ -58,7 +58,10 @@ impl NodeMetrics {
 
     fn describe(&self) {
         with_local_recorder(&self.recorder, || {
-            metrics::describe_counter!(REQUESTS, "AWS API requests by operation and outcome (ok or exception)");
+            metrics::describe_counter!(
+                REQUESTS,
+                "KMS API requests (AWS JSON and gRPC) by operation and outcome (ok or exception)"
+            );
             metrics::describe_histogram!(REQUEST_DURATION, metrics::Unit::Seconds, "AWS API request latency");
             metrics::describe_gauge!("keyraft_raft_term", "Current Raft term");
             metrics::describe_gauge!("keyraft_raft_leader_id", "Node id of the known leader (0: none)");

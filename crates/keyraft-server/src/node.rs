@@ -163,9 +163,14 @@ impl RunningNode {
         // The client-facing APIs stop on their own signal, before Raft (`shutdown`).
         let (api_stop, api_rx) = watch::channel(false);
         let mut api_tasks = Vec::new();
+        let metrics = Arc::new(crate::metrics::NodeMetrics::new(kms.clone()));
+        let mut observers = vec![metrics.clone() as Arc<dyn keyraft_aws::Observer>];
+        observers.extend(audit);
+        observers.push(Arc::new(keyraft_aws::usage::UsageObserver::new(kms.clone())));
+        // The gRPC KMS API tells the same observers about its calls (audit, metrics, key usage).
         if let (Some(listener), Some(t)) = (grpc_listener, &peer_tls) {
             let served = tonic::transport::Server::builder()
-                .add_service(keyraft_grpc::KmsGrpc::server(kms.clone(), grpc_principals))
+                .add_service(keyraft_grpc::KmsGrpc::server(kms.clone(), grpc_principals, observers.clone()))
                 .serve_with_incoming_shutdown(t.incoming(listener, "gRPC KMS"), stopped(api_rx.clone()));
             api_tasks.push(tokio::spawn(async move {
                 if let Err(e) = served.await {
@@ -173,11 +178,6 @@ impl RunningNode {
                 }
             }));
         }
-
-        let metrics = Arc::new(crate::metrics::NodeMetrics::new(kms.clone()));
-        let mut observers = vec![metrics.clone() as Arc<dyn keyraft_aws::Observer>];
-        observers.extend(audit);
-        observers.push(Arc::new(keyraft_aws::usage::UsageObserver::new(kms.clone())));
         let quotas = config.quotas.enabled.then(|| Arc::new(keyraft_aws::quota::Quotas::new(&config.quotas)));
         let api = router(Arc::new(ApiState {
             kms: kms.clone(),

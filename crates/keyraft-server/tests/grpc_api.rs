@@ -3,7 +3,8 @@
 //! semantics (a ciphertext of one API decrypts through the other, errors carry AWS's exception
 //! names) and explicit idempotency keys; a client without a certificate, with another
 //! deployment's, with a node's, with one not mapped to a principal, or mapped to an IAM user
-//! without permissions is refused; `keyraft kms` drives it from the command line.
+//! without permissions is refused; `keyraft kms` drives it from the command line; every call is
+//! seen by the node's observers like an AWS API request (audit trail, metrics, key last usage).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -305,6 +306,169 @@ async fn clients_without_a_valid_mapped_certificate_are_refused() {
 
     // The operator certificate works on the same node.
     assert_eq!(list(operator(&c, 1)).await.expect("ListKeys as the operator"), 1);
+    c.shutdown().await;
+}
+
+/// Every gRPC call reaches the node's observers as an AWS API request does: one audit record per
+/// call (refusals included, no plaintext), the request metrics, and GetKeyLastUsage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grpc_calls_are_audited_metered_and_reported_as_key_usage() {
+    let ours = pki_dirs().0;
+    let c = Cluster::ready_with(&[USE1], with_grpc).await.expect("a region over mutual TLS");
+    let mut admin = operator(&c, 1);
+    const PLAINTEXT: &str = "gRPC-audit-plaintext-5f3a9c";
+    let request_id =
+        |m: &tonic::metadata::MetadataMap| m.get("x-kms-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+
+    // CreateKey, Encrypt, Decrypt as the account root.
+    let key = create_key(&mut admin, "audited-key").await.expect("CreateKey");
+    let enc = admin
+        .encrypt(pb::EncryptRequest {
+            key_id: key.clone(),
+            plaintext: PLAINTEXT.as_bytes().to_vec(),
+            encryption_context: context(),
+            encryption_algorithm: None,
+        })
+        .await
+        .expect("Encrypt");
+    let encrypt_id = request_id(enc.metadata()).expect("the Encrypt's request id");
+    let enc = enc.into_inner();
+    // GetKeyLastUsage on the same node knows the gRPC Encrypt at once.
+    let usage = https_client(&c, 1).get_key_last_usage().key_id(&key).send().await.expect("GetKeyLastUsage");
+    let encrypt_usage = usage.key_last_usage().expect("the key was used over gRPC").clone();
+    assert_eq!(encrypt_usage.operation().map(|o| o.as_str()), Some("Encrypt"), "{encrypt_usage:?}");
+    assert_eq!(encrypt_usage.kms_request_id(), Some(encrypt_id.as_str()));
+    let dec = admin
+        .decrypt(pb::DecryptRequest {
+            ciphertext_blob: enc.ciphertext_blob.clone(),
+            encryption_context: context(),
+            ..Default::default()
+        })
+        .await
+        .expect("Decrypt")
+        .into_inner();
+    assert_eq!(dec.plaintext, PLAINTEXT.as_bytes());
+    // Refused: an IAM user without permissions, an unknown key, an unmapped certificate.
+    let mut nobody = client_as(&c, 1, ours, "nobody.pem", "nobody-key.pem");
+    let e = nobody
+        .encrypt(pb::EncryptRequest { key_id: key.clone(), plaintext: PLAINTEXT.into(), ..Default::default() })
+        .await
+        .expect_err("Encrypt without permission");
+    assert_eq!(exception(&e), Some("AccessDeniedException"));
+    assert!(request_id(e.metadata()).is_some(), "a refusal carries its request id too");
+    let missing = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    let e = admin.describe_key(pb::KeyRequest { key_id: missing.into() }).await.expect_err("an unknown key");
+    assert_eq!(exception(&e), Some("NotFoundException"));
+    let mut stranger = client_as(&c, 1, ours, "stranger.pem", "stranger-key.pem");
+    let e = stranger.list_keys(pb::ListRequest::default()).await.expect_err("an unmapped identity");
+    assert_eq!(exception(&e), Some("UnrecognizedClientException"));
+
+    // Node 1's audit trail: intact, one record per gRPC call, in order, without the plaintext.
+    let path = c.node(USE1, 1).config.audit_path();
+    let verified = keyraft_server::audit::verify_file(&path).expect("readable").expect("the hash chain verifies");
+    let text = std::fs::read_to_string(&path).expect("audit file");
+    assert_eq!(verified.records as usize, text.lines().count());
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(PLAINTEXT);
+    assert!(!text.contains(PLAINTEXT) && !text.contains(&b64), "the plaintext reached the audit trail");
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON record"))
+        .filter(|r| r["userAgent"].as_str().is_some_and(|a| a.starts_with("keyraft-grpc/")))
+        .collect();
+    let names: Vec<&str> = records.iter().map(|r| r["eventName"].as_str().unwrap_or("-")).collect();
+    assert_eq!(names, ["CreateKey", "Encrypt", "Decrypt", "Encrypt", "DescribeKey", "ListKeys"], "{records:#?}");
+    let root = "arn:aws:iam::111122223333:root";
+    let arn = enc.key_id.clone();
+    assert!(arn.starts_with("arn:aws:kms:us-east-1:111122223333:key/") && arn.ends_with(&key), "{arn}");
+
+    let create = &records[0];
+    assert_eq!(
+        (create["userIdentity"]["arn"].as_str(), create["userIdentity"]["type"].as_str()),
+        (Some(root), Some("Root"))
+    );
+    assert_eq!(create["userAgent"], "keyraft-grpc/keyraft://operator/admin");
+    assert_eq!(create["sourceIPAddress"], "127.0.0.1");
+    assert_eq!(create["requestParameters"]["description"], "grpc");
+    assert_eq!(create["responseElements"]["keyMetadata"]["keyId"], key.as_str());
+    assert_eq!(create["responseElements"]["keyMetadata"]["arn"], arn.as_str());
+    assert!(create["additionalEventData"]["raftLogIndex"].as_u64().is_some_and(|i| i > 0), "{create}");
+    assert_eq!(create["readOnly"], false);
+
+    let encrypt = &records[1];
+    assert_eq!(encrypt["userIdentity"]["arn"], root);
+    assert_eq!(encrypt["requestParameters"]["keyId"], key.as_str());
+    assert_eq!(encrypt["requestParameters"]["encryptionContext"]["purpose"], "grpc-test");
+    assert_eq!(encrypt["resources"][0]["ARN"], arn.as_str());
+    assert_eq!(encrypt["requestID"], encrypt_id.as_str());
+    assert!(encrypt.get("errorCode").is_none() && encrypt["responseElements"].is_null(), "{encrypt}");
+    assert!(encrypt.get("additionalEventData").is_none(), "a read commits nothing: {encrypt}");
+
+    let decrypt = &records[2];
+    assert_eq!(decrypt["resources"][0]["ARN"], arn.as_str());
+    assert_eq!(decrypt["requestParameters"]["encryptionContext"]["purpose"], "grpc-test");
+    assert!(decrypt.get("errorCode").is_none(), "{decrypt}");
+
+    let denied = &records[3];
+    assert_eq!(denied["userIdentity"]["arn"], "arn:aws:iam::111122223333:user/nobody");
+    assert_eq!(
+        (denied["userIdentity"]["type"].as_str(), denied["userIdentity"]["userName"].as_str()),
+        (Some("IAMUser"), Some("nobody"))
+    );
+    assert_eq!(denied["userAgent"], "keyraft-grpc/keyraft://operator/nobody");
+    assert_eq!(denied["errorCode"], "AccessDeniedException");
+    assert_eq!(denied["requestParameters"]["keyId"], key.as_str());
+
+    let not_found = &records[4];
+    assert_eq!(not_found["userIdentity"]["arn"], root);
+    assert_eq!(not_found["errorCode"], "NotFoundException");
+    assert_eq!(not_found["requestParameters"]["keyId"], missing);
+
+    let unmapped = &records[5];
+    assert_eq!(unmapped["userIdentity"]["type"], "Unknown");
+    assert_eq!(unmapped["errorCode"], "UnrecognizedClientException");
+    assert_eq!(unmapped["userAgent"], "keyraft-grpc/keyraft://operator/stranger");
+
+    // Node 1's request metrics count the gRPC calls.
+    let admin_api = keyraft_server::admin_client::AdminClient::with_tls(&ours.join("ca.pem"), None).expect("TLS");
+    let url = format!("{}/metrics", c.node(USE1, 1).admin_url);
+    let scrape = admin_api.get(&url).await.expect("GET /metrics").ok(&url).expect("metrics");
+    let scrape = String::from_utf8_lossy(&scrape);
+    let counted = |op: &str, outcome: &str| {
+        scrape.lines().any(|l| {
+            l.starts_with("keyraft_requests_total{")
+                && l.contains(&format!("operation=\"{op}\""))
+                && l.contains(&format!("outcome=\"{outcome}\""))
+                && l.ends_with(" 1")
+        })
+    };
+    assert!(counted("Encrypt", "ok"), "the gRPC Encrypt is not counted:\n{scrape}");
+    assert!(counted("Encrypt", "AccessDeniedException"), "the refused gRPC Encrypt is not counted");
+    assert!(counted("DescribeKey", "NotFoundException"), "the gRPC NotFound is not counted");
+
+    // GetKeyLastUsage reported the gRPC Encrypt under its audit record's ids.
+    assert_eq!(encrypt_usage.cloud_trail_event_id(), encrypt["eventID"].as_str());
+    c.shutdown().await;
+}
+
+/// Fail-closed: a gRPC call the audit trail cannot record is answered KMSInternalException, not
+/// its result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grpc_calls_that_cannot_be_audited_are_refused() {
+    let c = Cluster::ready_with(&[USE1], |cfg| {
+        with_grpc(cfg);
+        // Every write(2) to /dev/full fails with ENOSPC.
+        cfg.audit.path = Some(PathBuf::from("/dev/full"));
+    })
+    .await
+    .expect("a region over mutual TLS");
+    for n in 1..=3 {
+        let e = create_key(&mut operator(&c, n), &format!("unrecorded-{n}")).await.expect_err("not recorded");
+        assert_eq!((e.code(), exception(&e)), (Code::Internal, Some("KMSInternalException")), "{e:?}");
+        assert_eq!(e.message(), "The request could not be recorded");
+        let e = operator(&c, n).list_keys(pb::ListRequest::default()).await.expect_err("not recorded");
+        assert_eq!((e.code(), exception(&e)), (Code::Internal, Some("KMSInternalException")), "{e:?}");
+    }
     c.shutdown().await;
 }
 

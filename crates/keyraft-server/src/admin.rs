@@ -24,7 +24,9 @@ use keyraft_service::ops::Promotion;
 use keyraft_service::replication::DestinationStatus;
 use keyraft_service::Kms;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use crate::audit::AuditLog;
 use crate::metrics::NodeMetrics;
 
 /// `/v1/status`: the answering node and every voter of its region.
@@ -42,10 +44,16 @@ pub struct NodeEntry {
     pub error: Option<String>,
 }
 
-pub fn router(kms: Arc<Kms>, metrics: Arc<NodeMetrics>, tls: Option<Arc<NodeCert>>) -> Router {
+pub fn router(
+    kms: Arc<Kms>,
+    metrics: Arc<NodeMetrics>,
+    tls: Option<Arc<NodeCert>>,
+    audit: Option<Arc<AuditLog>>,
+) -> Router {
     // With [tls] the admin API is HTTPS and the operations that change or export the region need
-    // an operator's client certificate; without it (`keyraft dev`) everything is open.
-    let gate = Gate { operator_required: tls.is_some() };
+    // an operator's client certificate; without it (`keyraft dev`) everything is open. Either
+    // way they are recorded in the audit trail.
+    let gate = Gate { operator_required: tls.is_some(), audit, kms: kms.clone() };
     let scrape = Router::new().route("/metrics", get(scrape)).with_state(metrics);
     let open_tls = Router::new().route("/v1/tls", get(tls_status)).with_state(tls.clone());
     let operator_tls = Router::new().route("/v1/tls/reload", post(tls_reload)).with_state(tls);
@@ -70,10 +78,13 @@ pub fn router(kms: Arc<Kms>, metrics: Arc<NodeMetrics>, tls: Option<Arc<NodeCert
         .merge(operator)
 }
 
-/// Whether the operator routes need an operator certificate (the admin API serves HTTPS).
-#[derive(Clone, Copy)]
+/// Whether the operator routes need an operator certificate (the admin API serves HTTPS), and
+/// where their operations are recorded.
+#[derive(Clone)]
 struct Gate {
     operator_required: bool,
+    audit: Option<Arc<AuditLog>>,
+    kms: Arc<Kms>,
 }
 
 /// Who the TLS client certificate of an admin request names (`None`: no certificate). The HTTPS
@@ -81,39 +92,111 @@ struct Gate {
 #[derive(Debug, Clone)]
 pub struct ClientIdentity(pub Option<PeerIdentity>);
 
+/// The audit trail's name of an operator route.
+fn event_name(path: &str) -> &'static str {
+    match path {
+        "/v1/backup" => "Backup",
+        "/v1/restore" => "Restore",
+        "/v1/membership" => "ChangeMembership",
+        "/v1/dr/promote" => "ForcePromote",
+        "/v1/tls/reload" => "ReloadCertificate",
+        _ => "AdminOperation",
+    }
+}
+
+/// Control requests and answers up to this size go into the audit record as JSON; larger bodies
+/// (a backup file, a restore's upload) by their size only.
+const RECORDED_BODY: usize = 64 * 1024;
+
+/// What the audit record shows of a body: JSON as it is (small control requests and answers),
+/// a plain-text error as text, anything else (a backup file, a restore's upload) by its size.
+fn recorded(bytes: &[u8], headers: &axum::http::HeaderMap) -> Value {
+    let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    match bytes.len() {
+        0 => Value::Null,
+        n if n <= RECORDED_BODY && kind.starts_with("application/json") => {
+            serde_json::from_slice(bytes).unwrap_or_else(|_| serde_json::json!({ "bytes": n }))
+        }
+        n if n <= RECORDED_BODY && kind.starts_with("text/plain") => {
+            Value::String(String::from_utf8_lossy(bytes).trim().to_owned())
+        }
+        n => serde_json::json!({ "bytes": n }),
+    }
+}
+
 /// Lets an operator route through only for a client certificate naming an operator
 /// (`keyraft://operator/<name>`, issued by the deployment CA: the TLS layer checked the chain);
-/// 403 otherwise, the request unseen by the handler. Each admitted request is logged with the
-/// operator's name.
+/// 403 otherwise, the request unseen by the handler. Every call, admitted or refused, becomes a
+/// record of the node's hash-chained audit trail (`AuditLog::record_admin`) before the answer
+/// leaves; a record that cannot be written turns the answer into 500.
 async fn require_operator(
     State(gate): State<Gate>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    if !gate.operator_required {
-        return next.run(req).await;
-    }
     let who = req.extensions().get::<ClientIdentity>().and_then(|c| c.0.clone());
-    match who {
-        Some(PeerIdentity::Operator(name)) => {
-            tracing::info!(operator = %name, method = %req.method(), path = %req.uri().path(), "admin operation");
-            next.run(req).await
+    let source = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
+    let received_ms = gate.kms.node().clock().now_ms();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let name = event_name(&path);
+    let admitted = !gate.operator_required || matches!(who, Some(PeerIdentity::Operator(_)));
+    // The body is read here (within the restore limit) so the record can show the parameters.
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, keyraft_service::backup::MAX_RESTORE_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response(),
+    };
+    let request = recorded(&bytes, &parts.headers);
+    let response = if admitted {
+        if let Some(PeerIdentity::Operator(op)) = &who {
+            tracing::info!(operator = %op, %method, %path, "admin operation");
         }
-        other => {
-            let shown = other.map_or("no client certificate".to_owned(), |i| i.to_string());
-            tracing::warn!(client = %shown, method = %req.method(), path = %req.uri().path(), "admin operation refused");
-            (
-                StatusCode::FORBIDDEN,
-                format!(
-                    "{} {} needs an operator client certificate (keyraft://operator/<name>) of the deployment CA; the request had {shown}\n",
-                    req.method(),
-                    req.uri().path()
-                ),
-            )
-                .into_response()
-        }
+        next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
+    } else {
+        let shown = who.as_ref().map_or("no client certificate".to_owned(), |i| i.to_string());
+        tracing::warn!(client = %shown, %method, %path, "admin operation refused");
+        (
+            StatusCode::FORBIDDEN,
+            format!(
+                "{method} {path} needs an operator client certificate (keyraft://operator/<name>) of the deployment CA; the request had {shown}\n"
+            ),
+        )
+            .into_response()
+    };
+    let Some(audit) = &gate.audit else { return response };
+    let (rparts, rbody) = response.into_parts();
+    let rbytes = match axum::body::to_bytes(rbody, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("reading the answer: {e}\n")).into_response(),
+    };
+    let client = who.as_ref().map(|i| i.to_string());
+    let (request_id, event_id) = (new_id(), new_id());
+    let event = crate::audit::AdminEvent {
+        name,
+        client: client.as_deref(),
+        source,
+        request,
+        status: rparts.status.as_u16(),
+        response: recorded(&rbytes, &rparts.headers),
+        received_ms,
+        request_id: &request_id,
+        event_id: &event_id,
+    };
+    if let Err(e) = audit.record_admin(&event) {
+        tracing::error!(error = %e, %path, "admin operation not recorded in the audit trail");
+        return (StatusCode::INTERNAL_SERVER_ERROR, "the operation could not be recorded in the audit trail\n")
+            .into_response();
     }
+    axum::response::Response::from_parts(rparts, axum::body::Body::from(rbytes))
 }
+
+/// A random id in UUID form (audit request and event ids of admin operations).
+fn new_id() -> String {
+    let b: [u8; 16] = rand::random();
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
 /// `GET /v1/tls`: the node's current certificate (identity, serial, expiry); 404 without `[tls]`.
 async fn tls_status(State(tls): State<Option<Arc<NodeCert>>>) -> Result<Json<CertSummary>, (StatusCode, String)> {
     let cert = tls.ok_or((StatusCode::NOT_FOUND, "this node runs without [tls]".to_owned()))?;

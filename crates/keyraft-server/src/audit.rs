@@ -1,6 +1,7 @@
-//! The audit trail: [`AuditLog`], an [`Observer`] of the AWS edge that appends one
-//! CloudTrail-shaped JSON record per request to a file, hash-chained per node, before the
-//! response leaves; [`verify_file`] and [`render`] for `keyraft audit verify|tail`.
+//! The audit trail: [`AuditLog`], an [`Observer`] of the AWS edge (and the gRPC KMS API) that
+//! appends one CloudTrail-shaped JSON record per request to a file, hash-chained per node, before
+//! the response leaves; the admin API's operator operations too ([`AuditLog::record_admin`]);
+//! [`verify_file`] and [`render`] for `keyraft audit verify|tail`.
 //!
 //! The format is frozen (ARCHITECTURE.md, "Audit trail format (frozen)"): every line is one JSON
 //! object whose last member is written exactly as
@@ -190,6 +191,68 @@ impl AuditLog {
                 Err(e)
             }
         }
+    }
+}
+
+/// An admin API operation (`crate::admin`'s operator routes), as the audit trail records it.
+pub struct AdminEvent<'a> {
+    /// `Backup`, `Restore`, `ChangeMembership`, `ForcePromote`, `ReloadCertificate`.
+    pub name: &'a str,
+    /// The client certificate's identity (`keyraft://operator/<name>` for an admitted call);
+    /// `None` without one (a refused call, or a node without `[tls]`, whose admin API is open).
+    pub client: Option<&'a str>,
+    pub source: Option<std::net::SocketAddr>,
+    /// The request's JSON body (small control requests only; a restore's backup file is
+    /// represented by its size).
+    pub request: Value,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The JSON answer of a success (a backup file: its size), or the error text.
+    pub response: Value,
+    pub received_ms: u64,
+    pub request_id: &'a str,
+    pub event_id: &'a str,
+}
+
+impl AuditLog {
+    /// Appends the record of an admin API operation to the chain. Its `eventSource` is
+    /// `keyraft-admin.keyraft` and `eventType` `KeyraftAdminCall`, so readers of the KMS events
+    /// can tell them apart; the error of a write is returned whatever `fail_closed` says (the
+    /// admin API answers 500 then).
+    pub fn record_admin(&self, e: &AdminEvent<'_>) -> Result<(), String> {
+        let mut m = Map::new();
+        m.insert("eventVersion".into(), "1.08".into());
+        let identity = match e.client {
+            Some(id) => serde_json::json!({
+                "type": if id.starts_with("keyraft://operator/") { "KeyraftOperator" } else { "KeyraftNode" },
+                "principalId": id.rsplit('/').next().unwrap_or(id),
+                "arn": id,
+            }),
+            None => serde_json::json!({ "type": "Unknown" }),
+        };
+        m.insert("userIdentity".into(), identity);
+        m.insert("eventTime".into(), event_time(e.received_ms).into());
+        m.insert("eventSource".into(), "keyraft-admin.keyraft".into());
+        m.insert("eventName".into(), e.name.into());
+        m.insert("awsRegion".into(), self.opts.region.as_str().into());
+        m.insert("sourceIPAddress".into(), e.source.map(|s| s.ip().to_string()).into());
+        m.insert("userAgent".into(), Value::Null);
+        if !(200..300).contains(&e.status) {
+            m.insert("errorCode".into(), format!("HTTP{}", e.status).into());
+            m.insert("errorMessage".into(), e.response.clone());
+        }
+        m.insert("requestParameters".into(), e.request.clone());
+        let ok = (200..300).contains(&e.status);
+        m.insert("responseElements".into(), if ok { e.response.clone() } else { Value::Null });
+        m.insert("requestID".into(), e.request_id.into());
+        m.insert("eventID".into(), e.event_id.into());
+        m.insert("readOnly".into(), (e.name == "Backup").into());
+        m.insert("eventType".into(), "KeyraftAdminCall".into());
+        m.insert("managementEvent".into(), true.into());
+        m.insert("eventCategory".into(), "Management".into());
+        let mut line = serde_json::to_vec(&Value::Object(m)).map_err(|e| e.to_string())?;
+        line.pop();
+        self.append(line).map_err(|err| format!("audit file {}: {err}", self.opts.path.display()))
     }
 }
 

@@ -64,15 +64,16 @@ impl RunningNode {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
         // Opened before anything starts: a corrupt audit tail refuses the start.
-        let audit = match config.audit.enabled {
+        let audit_log = match config.audit.enabled {
             true => Some(Arc::new(crate::audit::AuditLog::open(crate::audit::AuditOptions {
                 path: config.audit_path(),
                 fail_closed: config.audit.fail_closed,
                 fsync: config.audit.fsync,
                 region: config.region.to_string(),
-            })?) as Arc<dyn keyraft_aws::Observer>),
+            })?)),
             false => None,
         };
+        let audit = audit_log.clone().map(|a| a as Arc<dyn keyraft_aws::Observer>);
         // Read before anything binds: a bad certificate or key refuses the start.
         let node_tls = config.tls.as_ref().map(|t| crate::tls::node_tls(t, &config)).transpose()?;
         let tls = node_tls.as_ref().map(|t| t.api.clone());
@@ -201,7 +202,7 @@ impl RunningNode {
             }),
         });
 
-        let admin = crate::admin::router(kms.clone(), metrics, node_tls.as_ref().map(|t| t.cert.clone()));
+        let admin = crate::admin::router(kms.clone(), metrics, node_tls.as_ref().map(|t| t.cert.clone()), audit_log);
         let rx = stop_rx.clone();
         tasks.push(match node_tls.as_ref().map(|t| t.admin.clone()) {
             Some(tls) => tokio::spawn(crate::tls::serve(admin_listener, tls, admin, stopped(rx))),

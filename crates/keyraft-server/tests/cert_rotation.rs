@@ -225,6 +225,36 @@ async fn every_node_rotates_its_certificate_under_load_without_a_failed_request(
         assert!(client.get(&s).await.expect("status").status.is_success(), "{who}: /v1/status");
     }
     assert_eq!(reload(&node1.admin_url).await.status.as_u16(), 409, "the operator gets past the gate");
+    // Every operator-route call, admitted or refused, is a record of node 1's hash-chained audit
+    // trail: the successful rotation, the refusals (403) and the refused reload (409).
+    let path = node1.config.audit_path();
+    let verified = keyraft_server::audit::verify_file(&path).expect("read the audit trail");
+    assert!(verified.is_ok(), "the chain verifies");
+    let admin: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+        .expect("audit trail")
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("record"))
+        .filter(|r| r["eventSource"] == "keyraft-admin.keyraft")
+        .collect();
+    let find = |name: &str, kind: &str, code: Option<&str>| {
+        admin.iter().any(|r| {
+            r["eventName"] == name
+                && r["userIdentity"]["type"] == kind
+                && r["errorCode"].as_str() == code
+                && r["eventType"] == "KeyraftAdminCall"
+        })
+    };
+    assert!(find("ReloadCertificate", "KeyraftOperator", None), "the rotation: {admin:#?}");
+    assert!(find("ReloadCertificate", "KeyraftOperator", Some("HTTP409")), "the refused reload");
+    for name in ["ReloadCertificate", "Backup", "ChangeMembership", "ForcePromote", "Restore"] {
+        assert!(find(name, "Unknown", Some("HTTP403")), "{name} without a certificate");
+        assert!(find(name, "KeyraftNode", Some("HTTP403")), "{name} with a node's certificate");
+    }
+    let ok = admin.iter().find(|r| r["eventName"] == "ReloadCertificate" && r["errorCode"].is_null()).expect("ok");
+    assert_eq!(ok["userIdentity"]["arn"], "keyraft://operator/admin");
+    assert_eq!(ok["sourceIPAddress"], "127.0.0.1");
+    assert!(ok["responseElements"]["serial"].is_string(), "{ok}");
+
     // A client that does not trust the deployment CA does not get through the handshake.
     let plain = node1.admin_url.replacen("https://", "http://", 1);
     assert!(AdminClient::plain().get(&format!("{plain}/healthz")).await.is_err(), "plain HTTP to the HTTPS admin port");

@@ -488,7 +488,17 @@ async fn main() -> anyhow::Result<()> {
                 files.operator_key.display(),
                 keyraft_server::pki::operator_uri(&opts.operator)
             );
+            for r in &files.secrets {
+                println!(
+                    "{} root key {}  transport key {} (public {})",
+                    r.region,
+                    r.root_key.display(),
+                    r.transport_key.display(),
+                    r.transport_public_key
+                );
+            }
             println!("Give each node [tls] cert_file/key_file; clients trust {} (AWS_CA_BUNDLE).", files.ca.display());
+            println!("Give each node only its own region's root_key_file and transport_key_file.");
         }
         Cmd::Pki { cmd: PkiCmd::Issue { out, region, node, hosts, days, force } } => {
             let region = Region::parse(&region).map_err(|e| anyhow::anyhow!("{e}"))?;

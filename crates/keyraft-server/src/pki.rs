@@ -8,7 +8,11 @@
 //! ```text
 //! ca.pem  ca-key.pem  operator.pem  operator-key.pem
 //! <region>/node<N>.pem  <region>/node<N>-key.pem
+//! <region>/root.key  <region>/transport.key     (made when missing, never replaced)
 //! ```
+//!
+//! Give each node its own certificate and key, the CA, and its region's `root.key` and
+//! `transport.key` only.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -65,6 +69,18 @@ pub struct NodeFiles {
     pub sans: Vec<String>,
 }
 
+/// A region's secrets: its root key (what wraps every key of the region) and its X25519
+/// transport key (what multi-region key material is sealed to), each 64 hex digits, mode 0600,
+/// for that region's nodes only.
+#[derive(Debug, Clone)]
+pub struct RegionSecrets {
+    pub region: Region,
+    pub root_key: PathBuf,
+    pub transport_key: PathBuf,
+    /// The transport key's public half, for the other regions' `[[regions]]`.
+    pub transport_public_key: String,
+}
+
 /// The files `init` wrote.
 #[derive(Debug, Clone)]
 pub struct PkiFiles {
@@ -73,6 +89,7 @@ pub struct PkiFiles {
     pub nodes: Vec<NodeFiles>,
     pub operator_cert: PathBuf,
     pub operator_key: PathBuf,
+    pub secrets: Vec<RegionSecrets>,
 }
 
 /// The URI SAN naming a node: `keyraft://<region>/<node id>`.
@@ -154,6 +171,7 @@ pub fn init(opts: &PkiOptions) -> anyhow::Result<PkiFiles> {
             .collect(),
         operator_cert: out.join("operator.pem"),
         operator_key: out.join("operator-key.pem"),
+        secrets: Vec::new(),
     };
     let all: Vec<&Path> = [&files.ca, &files.ca_key, &files.operator_cert, &files.operator_key]
         .into_iter()
@@ -211,6 +229,21 @@ pub fn init(opts: &PkiOptions) -> anyhow::Result<PkiFiles> {
     }
     for (_, bytes, _) in &mut writes {
         zeroize::Zeroize::zeroize(bytes);
+    }
+    // Each region's root and transport keys: made when missing, never replaced (not even with
+    // --force: a new root key would leave every stored key unreadable).
+    let mut files = files;
+    for r in &opts.regions {
+        let (root_key, transport_key) =
+            (out.join(r.as_str()).join("root.key"), out.join(r.as_str()).join("transport.key"));
+        crate::secrets::ensure_root_key(&root_key)?;
+        let transport = crate::secrets::ensure_transport_key(&transport_key)?;
+        files.secrets.push(RegionSecrets {
+            region: r.clone(),
+            root_key,
+            transport_key,
+            transport_public_key: hex::encode(transport.public_key()),
+        });
     }
     Ok(files)
 }

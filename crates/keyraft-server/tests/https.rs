@@ -204,7 +204,27 @@ fn pki_init_writes_named_certificates_and_refuses_to_overwrite() {
         eprintln!("openssl not installed: SANs checked in the DER only");
     }
 
-    // A second run refuses and changes nothing; --force replaces everything.
+    // Each region's root and transport keys: 64 hex digits, mode 0600, different per region.
+    assert_eq!(files.secrets.len(), 2);
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &files.secrets {
+        for f in [&r.root_key, &r.transport_key] {
+            let text = std::fs::read_to_string(f).expect("secret");
+            assert!(text.trim().len() == 64 && text.trim().bytes().all(|b| b.is_ascii_hexdigit()), "{}", f.display());
+            assert!(seen.insert(text), "{} repeats another secret", f.display());
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                assert_eq!(std::fs::metadata(f).expect("meta").permissions().mode() & 0o777, 0o600, "{}", f.display());
+            }
+        }
+        assert_eq!(r.transport_public_key.len(), 64);
+        keyraft_server::secrets::read_root_key(&r.root_key).expect("a root key file the node reads");
+    }
+    let root_before = std::fs::read(&files.secrets[0].root_key).expect("root key");
+
+    // A second run refuses and changes nothing; --force replaces everything but the regions' root
+    // and transport keys (a new root key would leave every stored key unreadable).
     let before = std::fs::read(dir.join("ca.pem")).expect("ca");
     let err = pki::init(&opts).expect_err("a second init must refuse");
     assert!(format!("{err:#}").contains("--force"), "{err:#}");
@@ -212,4 +232,5 @@ fn pki_init_writes_named_certificates_and_refuses_to_overwrite() {
     opts.force = true;
     pki::init(&opts).expect("init --force");
     assert_ne!(std::fs::read(dir.join("ca.pem")).expect("ca"), before);
+    assert_eq!(std::fs::read(&files.secrets[0].root_key).expect("root key"), root_before, "root key kept");
 }

@@ -114,6 +114,15 @@ impl KmsGrpc {
         Ok(caller)
     }
 
+    /// [`KmsGrpc::observed`] around a mutating operation's work, which runs with the request's
+    /// idempotency key (so its proposals carry ids derived from it).
+    async fn mutating<T, F>(&self, call: &Call, request: Map<String, Value>, key: &str, f: F) -> Answer<T>
+    where
+        F: Future<Output = Result<(T, Value), Status>>,
+    {
+        self.observed(call, request, idempotent(call, key, f)).await
+    }
+
     /// Runs one call's work `f` (which answers the message and its outcome as the AWS API's
     /// response members, secrets left out) and tells the observers about it, `request` being
     /// the call's non-secret request members under their AWS names. `f` runs inside
@@ -246,28 +255,25 @@ impl KmsApi for KmsGrpc {
             "Policy": r.policy,
             "BypassPolicyLockoutSafetyCheck": r.bypass_policy_lockout_safety_check,
         }));
-        self.observed(&call, params, async {
-            idempotent(&call, &r.idempotency_key, async {
-                let caller = call.caller()?;
-                let input = CreateKeyInput {
-                    description: wire::text("description", &r.description, 0, 8192)?.to_owned(),
-                    key_usage: wire::name_opt("key_usage", r.key_usage.as_deref(), KeyUsage::from_aws)?,
-                    key_spec: wire::name_opt("key_spec", r.key_spec.as_deref(), KeySpec::from_aws)?
-                        .unwrap_or(KeySpec::SymmetricDefault),
-                    origin: wire::name_opt("origin", r.origin.as_deref(), Origin::from_aws)?.unwrap_or(Origin::AwsKms),
-                    multi_region: r.multi_region,
-                    tags: wire::tags(r.tags),
-                    policy: r
-                        .policy
-                        .as_deref()
-                        .map(|p| wire::text("policy", p, 1, 32768).map(str::to_owned))
-                        .transpose()?,
-                    bypass_lockout_check: r.bypass_policy_lockout_safety_check,
-                };
-                let key = self.kms.create_key(caller, input).await.or_status()?;
-                Ok(key_metadata(&key))
-            })
-            .await
+        self.mutating(&call, params, &r.idempotency_key, async {
+            let caller = call.caller()?;
+            let input = CreateKeyInput {
+                description: wire::text("description", &r.description, 0, 8192)?.to_owned(),
+                key_usage: wire::name_opt("key_usage", r.key_usage.as_deref(), KeyUsage::from_aws)?,
+                key_spec: wire::name_opt("key_spec", r.key_spec.as_deref(), KeySpec::from_aws)?
+                    .unwrap_or(KeySpec::SymmetricDefault),
+                origin: wire::name_opt("origin", r.origin.as_deref(), Origin::from_aws)?.unwrap_or(Origin::AwsKms),
+                multi_region: r.multi_region,
+                tags: wire::tags(r.tags),
+                policy: r
+                    .policy
+                    .as_deref()
+                    .map(|p| wire::text("policy", p, 1, 32768).map(str::to_owned))
+                    .transpose()?,
+                bypass_lockout_check: r.bypass_policy_lockout_safety_check,
+            };
+            let key = self.kms.create_key(caller, input).await.or_status()?;
+            Ok(key_metadata(&key))
         })
         .await
     }
@@ -310,12 +316,9 @@ impl KmsApi for KmsGrpc {
     async fn enable_key(&self, req: Request<KeyMutation>) -> Answer<Empty> {
         let call = self.call("EnableKey", &req);
         let r = req.into_inner();
-        self.observed(&call, members(json!({ "KeyId": r.key_id })), async {
-            idempotent(&call, &r.idempotency_key, async {
-                self.kms.enable_key(call.caller()?, &wire::key_ref("key_id", &r.key_id)?).await.or_status()?;
-                Ok((Empty {}, json!({})))
-            })
-            .await
+        self.mutating(&call, members(json!({ "KeyId": r.key_id })), &r.idempotency_key, async {
+            self.kms.enable_key(call.caller()?, &wire::key_ref("key_id", &r.key_id)?).await.or_status()?;
+            Ok((Empty {}, json!({})))
         })
         .await
     }
@@ -323,12 +326,9 @@ impl KmsApi for KmsGrpc {
     async fn disable_key(&self, req: Request<KeyMutation>) -> Answer<Empty> {
         let call = self.call("DisableKey", &req);
         let r = req.into_inner();
-        self.observed(&call, members(json!({ "KeyId": r.key_id })), async {
-            idempotent(&call, &r.idempotency_key, async {
-                self.kms.disable_key(call.caller()?, &wire::key_ref("key_id", &r.key_id)?).await.or_status()?;
-                Ok((Empty {}, json!({})))
-            })
-            .await
+        self.mutating(&call, members(json!({ "KeyId": r.key_id })), &r.idempotency_key, async {
+            self.kms.disable_key(call.caller()?, &wire::key_ref("key_id", &r.key_id)?).await.or_status()?;
+            Ok((Empty {}, json!({})))
         })
         .await
     }
@@ -340,29 +340,25 @@ impl KmsApi for KmsGrpc {
         let call = self.call("ScheduleKeyDeletion", &req);
         let r = req.into_inner();
         let params = members(json!({ "KeyId": r.key_id, "PendingWindowInDays": r.pending_window_in_days }));
-        self.observed(&call, params, async {
-            idempotent(&call, &r.idempotency_key, async {
-                let key = wire::key_ref("key_id", &r.key_id)?;
-                let k =
-                    self.kms.schedule_key_deletion(call.caller()?, &key, r.pending_window_in_days).await.or_status()?;
-                let out = members(json!({
-                    "KeyId": k.arn().to_string(),
-                    "KeyState": k.state.as_aws(),
-                    "PendingWindowInDays": k.pending_window_days,
-                    "DeletionDate": k.deletion_ms.map(keyraft_aws::wire::epoch),
-                }));
-                Ok((
-                    ScheduleKeyDeletionResponse {
-                        key_id: k.arn().to_string(),
-                        key_state: k.state.as_aws().to_owned(),
-                        pending_window_in_days: k.pending_window_days.unwrap_or_default(),
-                        // A multi-region primary with replicas (PendingReplicaDeletion) has no date yet.
-                        deletion_date_ms: k.deletion_ms.map(wire::ms),
-                    },
-                    Value::Object(out),
-                ))
-            })
-            .await
+        self.mutating(&call, params, &r.idempotency_key, async {
+            let key = wire::key_ref("key_id", &r.key_id)?;
+            let k = self.kms.schedule_key_deletion(call.caller()?, &key, r.pending_window_in_days).await.or_status()?;
+            let out = members(json!({
+                "KeyId": k.arn().to_string(),
+                "KeyState": k.state.as_aws(),
+                "PendingWindowInDays": k.pending_window_days,
+                "DeletionDate": k.deletion_ms.map(keyraft_aws::wire::epoch),
+            }));
+            Ok((
+                ScheduleKeyDeletionResponse {
+                    key_id: k.arn().to_string(),
+                    key_state: k.state.as_aws().to_owned(),
+                    pending_window_in_days: k.pending_window_days.unwrap_or_default(),
+                    // A multi-region primary with replicas (PendingReplicaDeletion) has no date yet.
+                    deletion_date_ms: k.deletion_ms.map(wire::ms),
+                },
+                Value::Object(out),
+            ))
         })
         .await
     }
@@ -370,14 +366,11 @@ impl KmsApi for KmsGrpc {
     async fn cancel_key_deletion(&self, req: Request<KeyMutation>) -> Answer<KeyIdResponse> {
         let call = self.call("CancelKeyDeletion", &req);
         let r = req.into_inner();
-        self.observed(&call, members(json!({ "KeyId": r.key_id })), async {
-            idempotent(&call, &r.idempotency_key, async {
-                let key = wire::key_ref("key_id", &r.key_id)?;
-                let k = self.kms.cancel_key_deletion(call.caller()?, &key).await.or_status()?;
-                let arn = k.arn().to_string();
-                Ok((KeyIdResponse { key_id: arn.clone() }, json!({ "KeyId": arn })))
-            })
-            .await
+        self.mutating(&call, members(json!({ "KeyId": r.key_id })), &r.idempotency_key, async {
+            let key = wire::key_ref("key_id", &r.key_id)?;
+            let k = self.kms.cancel_key_deletion(call.caller()?, &key).await.or_status()?;
+            let arn = k.arn().to_string();
+            Ok((KeyIdResponse { key_id: arn.clone() }, json!({ "KeyId": arn })))
         })
         .await
     }
@@ -385,15 +378,17 @@ impl KmsApi for KmsGrpc {
     async fn update_key_description(&self, req: Request<UpdateKeyDescriptionRequest>) -> Answer<Empty> {
         let call = self.call("UpdateKeyDescription", &req);
         let r = req.into_inner();
-        self.observed(&call, members(json!({ "KeyId": r.key_id, "Description": r.description })), async {
-            idempotent(&call, &r.idempotency_key, async {
+        self.mutating(
+            &call,
+            members(json!({ "KeyId": r.key_id, "Description": r.description })),
+            &r.idempotency_key,
+            async {
                 let key = wire::key_ref("key_id", &r.key_id)?;
                 let d = wire::text("description", &r.description, 0, 8192)?.to_owned();
                 self.kms.update_key_description(call.caller()?, &key, d).await.or_status()?;
                 Ok((Empty {}, json!({})))
-            })
-            .await
-        })
+            },
+        )
         .await
     }
 
@@ -401,14 +396,11 @@ impl KmsApi for KmsGrpc {
         let call = self.call("CreateAlias", &req);
         let r = req.into_inner();
         let params = members(json!({ "AliasName": r.alias_name, "TargetKeyId": r.target_key_id }));
-        self.observed(&call, params, async {
-            idempotent(&call, &r.idempotency_key, async {
-                let name = wire::text("alias_name", &r.alias_name, 1, 256)?;
-                let target = wire::key_ref("target_key_id", &r.target_key_id)?;
-                self.kms.create_alias(call.caller()?, name, &target).await.or_status()?;
-                Ok((Empty {}, json!({})))
-            })
-            .await
+        self.mutating(&call, params, &r.idempotency_key, async {
+            let name = wire::text("alias_name", &r.alias_name, 1, 256)?;
+            let target = wire::key_ref("target_key_id", &r.target_key_id)?;
+            self.kms.create_alias(call.caller()?, name, &target).await.or_status()?;
+            Ok((Empty {}, json!({})))
         })
         .await
     }
@@ -417,14 +409,11 @@ impl KmsApi for KmsGrpc {
         let call = self.call("UpdateAlias", &req);
         let r = req.into_inner();
         let params = members(json!({ "AliasName": r.alias_name, "TargetKeyId": r.target_key_id }));
-        self.observed(&call, params, async {
-            idempotent(&call, &r.idempotency_key, async {
-                let name = wire::text("alias_name", &r.alias_name, 1, 256)?;
-                let target = wire::key_ref("target_key_id", &r.target_key_id)?;
-                self.kms.update_alias(call.caller()?, name, &target).await.or_status()?;
-                Ok((Empty {}, json!({})))
-            })
-            .await
+        self.mutating(&call, params, &r.idempotency_key, async {
+            let name = wire::text("alias_name", &r.alias_name, 1, 256)?;
+            let target = wire::key_ref("target_key_id", &r.target_key_id)?;
+            self.kms.update_alias(call.caller()?, name, &target).await.or_status()?;
+            Ok((Empty {}, json!({})))
         })
         .await
     }
@@ -432,13 +421,10 @@ impl KmsApi for KmsGrpc {
     async fn delete_alias(&self, req: Request<DeleteAliasRequest>) -> Answer<Empty> {
         let call = self.call("DeleteAlias", &req);
         let r = req.into_inner();
-        self.observed(&call, members(json!({ "AliasName": r.alias_name })), async {
-            idempotent(&call, &r.idempotency_key, async {
-                let name = wire::text("alias_name", &r.alias_name, 1, 256)?;
-                self.kms.delete_alias(call.caller()?, name).await.or_status()?;
-                Ok((Empty {}, json!({})))
-            })
-            .await
+        self.mutating(&call, members(json!({ "AliasName": r.alias_name })), &r.idempotency_key, async {
+            let name = wire::text("alias_name", &r.alias_name, 1, 256)?;
+            self.kms.delete_alias(call.caller()?, name).await.or_status()?;
+            Ok((Empty {}, json!({})))
         })
         .await
     }
@@ -731,27 +717,26 @@ impl KmsApi for KmsGrpc {
     async fn tag_resource(&self, req: Request<TagResourceRequest>) -> Answer<Empty> {
         let call = self.call("TagResource", &req);
         let r = req.into_inner();
-        self.observed(&call, members(json!({ "KeyId": r.key_id, "Tags": tag_members(&r.tags) })), async {
-            idempotent(&call, &r.idempotency_key, async {
+        self.mutating(
+            &call,
+            members(json!({ "KeyId": r.key_id, "Tags": tag_members(&r.tags) })),
+            &r.idempotency_key,
+            async {
                 let key = wire::key_ref("key_id", &r.key_id)?;
                 self.kms.tag_resource(call.caller()?, &key, wire::tags(r.tags)).await.or_status()?;
                 Ok((Empty {}, json!({})))
-            })
-            .await
-        })
+            },
+        )
         .await
     }
 
     async fn untag_resource(&self, req: Request<UntagResourceRequest>) -> Answer<Empty> {
         let call = self.call("UntagResource", &req);
         let r = req.into_inner();
-        self.observed(&call, members(json!({ "KeyId": r.key_id, "TagKeys": r.tag_keys })), async {
-            idempotent(&call, &r.idempotency_key, async {
-                let key = wire::key_ref("key_id", &r.key_id)?;
-                self.kms.untag_resource(call.caller()?, &key, r.tag_keys).await.or_status()?;
-                Ok((Empty {}, json!({})))
-            })
-            .await
+        self.mutating(&call, members(json!({ "KeyId": r.key_id, "TagKeys": r.tag_keys })), &r.idempotency_key, async {
+            let key = wire::key_ref("key_id", &r.key_id)?;
+            self.kms.untag_resource(call.caller()?, &key, r.tag_keys).await.or_status()?;
+            Ok((Empty {}, json!({})))
         })
         .await
     }
@@ -804,16 +789,13 @@ impl KmsApi for KmsGrpc {
             "Policy": r.policy,
             "BypassPolicyLockoutSafetyCheck": r.bypass_policy_lockout_safety_check,
         }));
-        self.observed(&call, params, async {
-            idempotent(&call, &r.idempotency_key, async {
-                let key = wire::key_ref("key_id", &r.key_id)?;
-                let name = r.policy_name.as_deref().map(|n| wire::text("policy_name", n, 1, 128)).transpose()?;
-                let policy = wire::text("policy", &r.policy, 1, 32768)?.to_owned();
-                let bypass = r.bypass_policy_lockout_safety_check;
-                self.kms.put_key_policy(call.caller()?, &key, name, policy, bypass).await.or_status()?;
-                Ok((Empty {}, json!({})))
-            })
-            .await
+        self.mutating(&call, params, &r.idempotency_key, async {
+            let key = wire::key_ref("key_id", &r.key_id)?;
+            let name = r.policy_name.as_deref().map(|n| wire::text("policy_name", n, 1, 128)).transpose()?;
+            let policy = wire::text("policy", &r.policy, 1, 32768)?.to_owned();
+            let bypass = r.bypass_policy_lockout_safety_check;
+            self.kms.put_key_policy(call.caller()?, &key, name, policy, bypass).await.or_status()?;
+            Ok((Empty {}, json!({})))
         })
         .await
     }
@@ -822,13 +804,10 @@ impl KmsApi for KmsGrpc {
         let call = self.call("EnableKeyRotation", &req);
         let r = req.into_inner();
         let params = members(json!({ "KeyId": r.key_id, "RotationPeriodInDays": r.rotation_period_in_days }));
-        self.observed(&call, params, async {
-            idempotent(&call, &r.idempotency_key, async {
-                let key = wire::key_ref("key_id", &r.key_id)?;
-                self.kms.enable_key_rotation(call.caller()?, &key, r.rotation_period_in_days).await.or_status()?;
-                Ok((Empty {}, json!({})))
-            })
-            .await
+        self.mutating(&call, params, &r.idempotency_key, async {
+            let key = wire::key_ref("key_id", &r.key_id)?;
+            self.kms.enable_key_rotation(call.caller()?, &key, r.rotation_period_in_days).await.or_status()?;
+            Ok((Empty {}, json!({})))
         })
         .await
     }
@@ -836,13 +815,10 @@ impl KmsApi for KmsGrpc {
     async fn disable_key_rotation(&self, req: Request<KeyMutation>) -> Answer<Empty> {
         let call = self.call("DisableKeyRotation", &req);
         let r = req.into_inner();
-        self.observed(&call, members(json!({ "KeyId": r.key_id })), async {
-            idempotent(&call, &r.idempotency_key, async {
-                let key = wire::key_ref("key_id", &r.key_id)?;
-                self.kms.disable_key_rotation(call.caller()?, &key).await.or_status()?;
-                Ok((Empty {}, json!({})))
-            })
-            .await
+        self.mutating(&call, members(json!({ "KeyId": r.key_id })), &r.idempotency_key, async {
+            let key = wire::key_ref("key_id", &r.key_id)?;
+            self.kms.disable_key_rotation(call.caller()?, &key).await.or_status()?;
+            Ok((Empty {}, json!({})))
         })
         .await
     }
@@ -877,13 +853,10 @@ impl KmsApi for KmsGrpc {
     async fn rotate_key_on_demand(&self, req: Request<KeyMutation>) -> Answer<KeyIdResponse> {
         let call = self.call("RotateKeyOnDemand", &req);
         let r = req.into_inner();
-        self.observed(&call, members(json!({ "KeyId": r.key_id })), async {
-            idempotent(&call, &r.idempotency_key, async {
-                let key = wire::key_ref("key_id", &r.key_id)?;
-                let arn = self.kms.rotate_key_on_demand(call.caller()?, &key).await.or_status()?.to_string();
-                Ok((KeyIdResponse { key_id: arn.clone() }, json!({ "KeyId": arn })))
-            })
-            .await
+        self.mutating(&call, members(json!({ "KeyId": r.key_id })), &r.idempotency_key, async {
+            let key = wire::key_ref("key_id", &r.key_id)?;
+            let arn = self.kms.rotate_key_on_demand(call.caller()?, &key).await.or_status()?.to_string();
+            Ok((KeyIdResponse { key_id: arn.clone() }, json!({ "KeyId": arn })))
         })
         .await
     }

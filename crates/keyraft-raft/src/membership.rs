@@ -151,8 +151,16 @@ impl RegionNode {
     /// Whether `id` may talk Raft to this node: a member of the group (voter or learner) once
     /// the group's membership is known, a configured peer before. A node removed from the group
     /// is refused even though its id may still be in the configuration files.
+    ///
+    /// Asked on every Raft RPC (heartbeats included): it reads the membership in place rather
+    /// than copying it as [`RegionNode::members`] does.
     pub fn is_member(&self, id: NodeId) -> bool {
-        self.members().contains_key(&id)
+        let metrics = self.raft().metrics();
+        let m = metrics.borrow();
+        let membership = m.membership_config.membership();
+        let known = membership.nodes().next().is_some();
+        let member = if known { membership.get_node(&id).is_some() } else { self.config().peers.contains_key(&id) };
+        member
     }
 }
 
